@@ -1,0 +1,13 @@
+// scatterpool bindings: the extension module scatterpool._core.
+#include "bindings.hpp"
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "scatterpool's C++ core. Use the scatterpool package; this module is its private engine.";
+    using namespace scatterpool::bindings;
+    register_exceptions(m);
+    register_split(m);
+    register_vector_array(m);
+    register_registry(m);
+    register_worker_context(m);
+    register_pools(m);
+}

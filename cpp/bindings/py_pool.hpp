@@ -1,0 +1,40 @@
+// scatterpool bindings: the Python face of a core pool.
+#pragma once
+
+#include "bindings.hpp"
+
+#include <memory>
+
+#include <scatterpool/pool.hpp>
+#include <scatterpool/thread_pool.hpp>
+
+namespace scatterpool::bindings {
+
+struct CallState;
+
+/// What a Python pool object holds: the core pool, and the state of a call
+/// that Ctrl-C interrupted while workers still ran it.
+struct PyPool {
+    std::unique_ptr<Pool> pool;
+    ThreadPool* threads = nullptr;  // pool, when it is a ThreadPool
+    std::shared_ptr<CallState> interrupted;
+};
+
+/// Installs apply, apply_only and map on the Python pool type as fast methods.
+void install_call_methods(py::handle pool_type);
+
+/// Sets the function that makes per-worker copies of a plain argument:
+/// copier(obj, n) -> None to share obj, or a list of n objects.
+void set_copier(const py::object& copier);
+
+/// Runs @p run with the GIL released, then takes it back; first waits for the
+/// workers of an interrupted earlier call, and drops its state.
+void drop_interrupted(PyPool& self);
+
+/// Raises pending signals (Ctrl-C) on the caller's thread while it waits with
+/// the GIL released; for Pool::Poll.
+struct SignalPoll {
+    void operator()() const;
+};
+
+}  // namespace scatterpool::bindings

@@ -1,0 +1,181 @@
+"""The Python faces of the core pools: DummyPool and ThreadPool."""
+
+from __future__ import annotations
+
+import atexit
+import copy
+import os
+import weakref
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import _context, _core
+from ._core import RemoteObject, VectorArray
+from ._immutable import is_immutable, worker_copies
+
+__all__ = ["WorkerPool", "DummyPool", "ThreadPool", "dummy_pool"]
+
+_core._set_copier(worker_copies)
+_live_pools: "weakref.WeakSet[WorkerPool]" = weakref.WeakSet()
+
+
+class WorkerPool(_core.Pool):
+    """A pool of workers, each holding its own objects (pyMOR's ``WorkerPool`` interface).
+
+    ``apply``, ``apply_only`` and ``map`` come from the core (see
+    :class:`scatterpool._core.Pool`); this class adds what needs Python:
+    deep copies, immutables, the NumPy side of ``scatter_array``.
+    """
+
+    def __init__(self, kind: str, num_workers: int = 1, spin_us: int = -1, seed: int = 0) -> None:
+        super().__init__(kind, num_workers, spin_us)
+        self._registry = self.registry
+        self._num_workers = num_workers
+        self.seed = seed
+        _context.register_seed(self.uid, seed)
+        _live_pools.add(self)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Close here, not in the C++ destructor: joining threads needs the
+        # GIL released, which only the Python-level close() does.
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def close(self) -> None:
+        """Stops the workers and frees every remote object. Safe to call twice."""
+        if not self.closed:
+            super().close()
+            _context.forget_pool(self.uid)
+
+    def push(self, obj: Any) -> RemoteObject:
+        """Gives every worker its own deep copy of ``obj``.
+
+        An immutable object (:class:`~scatterpool.Immutable`, pyMOR's
+        ``ImmutableObject``) is not copied and is sent once: pushing it again
+        returns another counted handle to the object already there.
+        """
+        self._check_open()
+        if is_immutable(obj):
+            return self._registry.put_shared(obj.uid, obj)
+        return self._registry.put([copy.deepcopy(obj) for _ in range(self._num_workers)])
+
+    def scatter_list(self, l: Sequence[Any]) -> RemoteObject:  # noqa: E741 (pyMOR's name)
+        """Gives worker ``i`` the list ``l[offsets[i]:offsets[i+1]]`` (``even_split``)."""
+        self._check_open()
+        items = list(l)
+        offsets = _core.even_split(len(items), self._num_workers)
+        return self._registry.put([items[offsets[i] : offsets[i + 1]] for i in range(self._num_workers)])
+
+    def scatter_array(self, U: Any, copy: bool = True) -> RemoteObject:
+        """Gives worker ``i`` rows ``offsets[i]:offsets[i+1]`` of ``U`` (``even_split``).
+
+        ``U`` is a :class:`~scatterpool.VectorArray` or a 2-D NumPy array of
+        float32, float64, complex64 or complex128, and each worker gets its
+        part as the same kind of array. ``copy=True`` leaves ``U`` as it was
+        and gives each worker its own copy (on a ThreadPool each worker
+        copies its own part, in parallel). ``copy=False`` copies nothing:
+        each part is a view of ``U``'s buffer, which lives as long as any part
+        does, and a ``VectorArray`` ``U`` is left empty (a NumPy ``U`` cannot be
+        emptied and is left alone).
+        """
+        self._check_open()
+        if isinstance(U, VectorArray):
+            parts = self._partition(U, copy)
+            handle = self._registry.put(parts)
+            if not copy:
+                del U[:]
+            return handle
+        if isinstance(U, np.ndarray):
+            if U.ndim != 2:
+                raise TypeError(f"scatter_array needs a 2-D array (rows are vectors), got {U.ndim} dimensions")
+            if not copy:
+                offsets = _core.even_split(U.shape[0], self._num_workers)
+                return self._registry.put([U[offsets[i] : offsets[i + 1]] for i in range(self._num_workers)])
+            parts = self._partition(VectorArray.from_numpy(U, copy=False), True)
+            return self._registry.put([part.to_numpy() for part in parts])
+        raise TypeError(
+            f"scatter_array takes a scatterpool.VectorArray or a 2-D numpy.ndarray, got {type(U).__name__}"
+        )
+
+    def _registry_size(self) -> int:
+        """The number of live remote objects (for tests of leaks)."""
+        return len(self._registry)
+
+
+class DummyPool(WorkerPool):
+    """One worker that runs every call in the caller's thread, as pyMOR's ``DummyPool``.
+
+    ``bool(pool)`` is ``False``, so that pyMOR-style algorithms take their
+    serial path. Arguments are passed as they are, without copies.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__("dummy", 1, -1, seed)
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"DummyPool({'closed' if self.closed else 'open'})"
+
+
+def _default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class ThreadPool(WorkerPool):
+    """``num_workers`` workers on persistent C++ threads.
+
+    Worker 0 is the calling thread, which runs its share of every call while
+    the other threads run theirs; the GIL is released while the caller waits
+    and taken by a worker only to call Python, so functions that release it
+    (NumPy on large arrays) run in parallel. Each worker running at the same
+    time as another gets its own deep copy of a mutable plain argument.
+
+    Args:
+        num_workers: default: the CPUs this process may use.
+        seed: seeds :func:`~scatterpool.worker_rng` on each worker.
+        spin_us: how long idle threads poll for work before sleeping;
+            default: 50 µs when the threads fit on the CPUs, else 0.
+    """
+
+    def __init__(self, num_workers: int | None = None, seed: int = 0, spin_us: int = -1) -> None:
+        if num_workers is None:
+            num_workers = _default_workers()
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int):
+            raise TypeError(f"num_workers must be an int, got {type(num_workers).__name__}")
+        if num_workers <= 0:
+            raise ValueError(f"ThreadPool needs at least 1 worker, got {num_workers}")
+        super().__init__("threads", num_workers, spin_us, seed)
+
+    def __repr__(self) -> str:
+        return f"ThreadPool({len(self)}{', closed' if self.closed else ''})"
+
+
+@atexit.register
+def _close_live_pools() -> None:
+    # Join the worker threads while the interpreter still runs (as
+    # concurrent.futures does): a pool that was never closed must not hang exit.
+    for pool in list(_live_pools):
+        try:
+            pool.close()
+        except Exception:
+            pass
+
+
+dummy_pool = DummyPool()
