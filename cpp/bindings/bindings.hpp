@@ -88,6 +88,10 @@ void check_remote(const RemoteHandle& handle, const Registry& registry);
 PyTypeObject* remote_object_type() noexcept;
 /// The handle inside a Python RemoteObject, or null if @p object is not one.
 RemoteHandle* as_remote_handle(PyObject* object) noexcept;
+/// A new Python RemoteObject owning @p handle (null with an exception set).
+PyObject* make_remote_object(RemoteHandle handle);
+/// make_remote_object as a py::object; throws on failure.
+py::object remote_object(RemoteHandle handle);
 
 /// Sets the Python error for the C++ exception being handled (for the raw
 /// CPython methods, which pybind11's dispatcher does not wrap).
@@ -96,6 +100,7 @@ void translate_current_exception() noexcept;
 void register_exceptions(py::module_& m);
 void register_split(py::module_& m);
 void register_vector_array(py::module_& m);
+void register_remote_object(py::module_& m);
 void register_registry(py::module_& m);
 void register_worker_context(py::module_& m);
 void register_pools(py::module_& m);

@@ -7,6 +7,7 @@ PYBIND11_MODULE(_core, m) {
     register_exceptions(m);
     register_split(m);
     register_vector_array(m);
+    register_remote_object(m);
     register_registry(m);
     register_worker_context(m);
     register_pools(m);

@@ -131,8 +131,6 @@ struct CallState {
 
 namespace {
 
-PyPool& self_pool(PyObject* self) { return py::handle(self).cast<PyPool&>(); }
-
 // Raises the lowest worker's exception, naming the others in its notes.
 PyObject* raise_errors(std::vector<PyObject*>& errors) {
     const auto first = std::find_if(errors.begin(), errors.end(), [](PyObject* e) { return e != nullptr; });
@@ -488,9 +486,11 @@ void set_copier(const py::object& copier) {
     g_copier = copier.is_none() ? nullptr : Py_NewRef(copier.ptr());
 }
 
-void install_call_methods(py::handle pool_type) {
+PyMethodDef* call_methods() noexcept { return g_methods; }
+
+void install_methods(py::handle pool_type, PyMethodDef* methods) {
     auto* type = reinterpret_cast<PyTypeObject*>(pool_type.ptr());
-    for (PyMethodDef* def = g_methods; def->ml_name != nullptr; ++def) {
+    for (PyMethodDef* def = methods; def->ml_name != nullptr; ++def) {
         py::object descriptor = py::reinterpret_steal<py::object>(PyDescr_NewMethod(type, def));
         if (!descriptor) {
             throw py::error_already_set();

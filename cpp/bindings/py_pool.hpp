@@ -20,8 +20,19 @@ struct PyPool {
     std::shared_ptr<CallState> interrupted;
 };
 
-/// Installs apply, apply_only and map on the Python pool type as fast methods.
-void install_call_methods(py::handle pool_type);
+/// The PyPool behind a Python pool object.
+inline PyPool& self_pool(PyObject* self) { return py::handle(self).cast<PyPool&>(); }
+
+/// apply, apply_only and map (pool_calls.cpp); push and scatter_list (pool_data.cpp).
+PyMethodDef* call_methods() noexcept;
+PyMethodDef* data_methods() noexcept;
+
+/// Installs plain CPython methods on the Python pool type.
+void install_methods(py::handle pool_type, PyMethodDef* methods);
+
+/// Sets push_values(obj, n) -> uid | list: the uid of an immutable object,
+/// else one deep copy per worker.
+void set_push_hook(const py::object& hook);
 
 /// Sets the function that makes per-worker copies of a plain argument:
 /// copier(obj, n) -> None to share obj, or a list of n objects.

@@ -74,10 +74,18 @@ void register_pools(py::module_& m) {
             py::arg("U"), py::arg("copy"),
             "U's rows split by even_split: views (copy=False) or copies made by their own workers.")
         .def("close", &close_pool, "Stops the workers and frees every remote object. Safe to call twice.");
-    install_call_methods(pool);
-    m.def("_set_copier", &set_copier, py::arg("copier"),
-          "Sets copier(obj, n) -> None | list, which gives each worker of a concurrent call its own\n"
-          "copy of a plain argument.");
+    install_methods(pool, call_methods());
+    install_methods(pool, data_methods());
+    m.def(
+        "_set_hooks",
+        [](const py::object& copier, const py::object& push_values) {
+            set_copier(copier);
+            set_push_hook(push_values);
+        },
+        py::arg("copier"), py::arg("push_values"),
+        "Sets the Python judgement the hot paths call: copier(obj, n) -> None | list gives each\n"
+        "worker of a concurrent call its own copy of a plain argument; push_values(obj, n) -> uid |\n"
+        "list says how push stores obj.");
 }
 
 }  // namespace scatterpool::bindings

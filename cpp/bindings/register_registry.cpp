@@ -9,8 +9,6 @@ namespace scatterpool::bindings {
 
 namespace {
 
-PyTypeObject* g_remote_object_type = nullptr;  // borrowed: the module keeps the type alive
-
 std::vector<AnyObject> py_values(const py::list& values) {
     std::vector<AnyObject> out;
     out.reserve(values.size());
@@ -22,42 +20,15 @@ std::vector<AnyObject> py_values(const py::list& values) {
 
 }  // namespace
 
-PyTypeObject* remote_object_type() noexcept { return g_remote_object_type; }
-
-RemoteHandle* as_remote_handle(PyObject* object) noexcept {
-    if (g_remote_object_type == nullptr || !PyObject_TypeCheck(object, g_remote_object_type)) {
-        return nullptr;
+py::object remote_object(RemoteHandle handle) {
+    PyObject* o = make_remote_object(std::move(handle));
+    if (o == nullptr) {
+        throw py::error_already_set();
     }
-    // The type check above makes the cast succeed; it only looks the C++ pointer up.
-    return py::handle(object).cast<RemoteHandle*>();
+    return py::reinterpret_steal<py::object>(o);
 }
 
 void register_registry(py::module_& m) {
-    py::class_<RemoteHandle> remote(
-        m, "RemoteObject",
-        "A handle to an object held by every worker of a pool (its own copy on each, or one shared\n"
-        "immutable). Pass it as a keyword argument to apply, apply_only or map and the function gets\n"
-        "that worker's object. remove() frees it on every worker; a handle that is garbage-collected\n"
-        "is removed too.");
-    remote
-        .def("remove", &RemoteHandle::remove,
-             "Frees the object on every worker (once its last handle is removed). Safe to call twice.")
-        .def_property_readonly("removed", &RemoteHandle::removed, "Whether remove() was called.")
-        .def_property_readonly("id", &RemoteHandle::id, "The object's id in its pool's registry.")
-        .def_property_readonly(
-            "registry", [](const RemoteHandle& h) { return h.registry(); },
-            "The registry of the pool the object lives in (None once removed).")
-        .def("__enter__", [](py::object self) { return self; })
-        .def("__exit__",
-             [](RemoteHandle& self, const py::args&) {
-                 self.remove();
-                 return false;
-             })
-        .def("__repr__", [](const RemoteHandle& h) {
-            return "<RemoteObject " + std::to_string(h.id()) + (h.removed() ? " (removed)>" : ">");
-        });
-    g_remote_object_type = reinterpret_cast<PyTypeObject*>(remote.ptr());
-
     py::class_<Registry, std::shared_ptr<Registry>>(
         m, "Registry",
         "The objects of a pool's workers: for every id, one value per worker. Shared entries stand\n"
@@ -68,13 +39,13 @@ void register_registry(py::module_& m) {
         .def(
             "put",
             [](const std::shared_ptr<Registry>& self, const py::list& values) {
-                return RemoteHandle(self, self->add(py_values(values)));
+                return remote_object(RemoteHandle(self, self->add(py_values(values))));
             },
             py::arg("values"), "Stores one value per worker; returns the handle.")
         .def(
             "put_shared",
             [](const std::shared_ptr<Registry>& self, std::uint64_t key, const py::handle& value) {
-                return RemoteHandle(self, self->add_shared(key, make_py_value(value)));
+                return remote_object(RemoteHandle(self, self->add_shared(key, make_py_value(value))));
             },
             py::arg("key"), py::arg("value"),
             "A counted handle to the shared entry for key, storing value for every worker if there is none.")
@@ -85,7 +56,7 @@ void register_registry(py::module_& m) {
                 if (!id) {
                     return py::none();
                 }
-                return py::cast(RemoteHandle(self, *id));
+                return remote_object(RemoteHandle(self, *id));
             },
             py::arg("key"), "A counted handle to the shared entry for key, or None if there is none.")
         .def(

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Immutable", "is_immutable", "worker_copies"]
+__all__ = ["Immutable", "is_immutable", "push_values", "worker_copies"]
 
 _uids = itertools.count(1)
 _uid_lock = threading.Lock()
@@ -92,3 +92,16 @@ def worker_copies(obj: object, n: int) -> list[object] | None:
             f"{type(obj).__name__} cannot be copied ({error}); push it once and pass the RemoteObject, "
             f"or make it an Immutable"
         ) from error
+
+
+def push_values(obj: object, n: int) -> int | list[object]:
+    """How a pool of ``n`` workers stores a pushed ``obj``.
+
+    The ``uid`` of an immutable object, which is sent once and counted;
+    otherwise one deep copy per worker, so that what one worker changes no
+    other sees.
+    """
+    if _is_immutable_type(type(obj)):
+        return obj.uid  # type: ignore[attr-defined, no-any-return]
+    deepcopy = copy.deepcopy
+    return [deepcopy(obj) for _ in range(n)]

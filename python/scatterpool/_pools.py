@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import atexit
-import copy
 import os
 import weakref
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import _context, _core
 from ._core import RemoteObject, VectorArray
-from ._immutable import is_immutable, worker_copies
+from ._immutable import push_values, worker_copies
 
 __all__ = ["WorkerPool", "DummyPool", "ThreadPool", "dummy_pool"]
 
-_core._set_copier(worker_copies)
+_core._set_hooks(worker_copies, push_values)
 _live_pools: "weakref.WeakSet[WorkerPool]" = weakref.WeakSet()
 
 
@@ -58,25 +57,6 @@ class WorkerPool(_core.Pool):
         if not self.closed:
             super().close()
             _context.forget_pool(self.uid)
-
-    def push(self, obj: Any) -> RemoteObject:
-        """Gives every worker its own deep copy of ``obj``.
-
-        An immutable object (:class:`~scatterpool.Immutable`, pyMOR's
-        ``ImmutableObject``) is not copied and is sent once: pushing it again
-        returns another counted handle to the object already there.
-        """
-        self._check_open()
-        if is_immutable(obj):
-            return self._registry.put_shared(obj.uid, obj)
-        return self._registry.put([copy.deepcopy(obj) for _ in range(self._num_workers)])
-
-    def scatter_list(self, l: Sequence[Any]) -> RemoteObject:  # noqa: E741 (pyMOR's name)
-        """Gives worker ``i`` the list ``l[offsets[i]:offsets[i+1]]`` (``even_split``)."""
-        self._check_open()
-        items = list(l)
-        offsets = _core.even_split(len(items), self._num_workers)
-        return self._registry.put([items[offsets[i] : offsets[i + 1]] for i in range(self._num_workers)])
 
     def scatter_array(self, U: Any, copy: bool = True) -> RemoteObject:
         """Gives worker ``i`` rows ``offsets[i]:offsets[i+1]`` of ``U`` (``even_split``).

@@ -1,0 +1,106 @@
+// scatterpool bindings: push and scatter_list, the per-object hot path.
+//
+// Plain CPython methods for the same reason as apply (pool_calls.cpp): pyMOR's
+// pure-Python push costs about a microsecond beyond its deepcopy, and a
+// pybind11 round trip with a list argument and a returned handle costs that
+// alone. What needs Python judgement (is the object immutable? the deep
+// copies) stays in Python: the push hook returns the object's uid for an
+// immutable one, or the list of per-worker copies.
+#include "py_pool.hpp"
+
+namespace scatterpool::bindings {
+
+namespace {
+
+PyObject* g_push_values = nullptr;  // strong reference, kept for the life of the process
+
+PyObject* pool_push(PyObject* self, PyObject* object) {
+    try {
+        PyPool& p = self_pool(self);
+        Pool& pool = *p.pool;
+        pool.check_open();
+        if (g_push_values == nullptr) {
+            throw std::logic_error("scatterpool: the push hook is not set (import scatterpool)");
+        }
+        py::object n = py::int_(pool.size());
+        py::object values =
+            py::reinterpret_steal<py::object>(PyObject_CallFunctionObjArgs(g_push_values, object, n.ptr(), nullptr));
+        if (!values) {
+            throw py::error_already_set();
+        }
+        const std::shared_ptr<Registry>& registry = pool.registry();
+        if (PyLong_Check(values.ptr())) {
+            const auto key = values.cast<std::uint64_t>();
+            return make_remote_object(RemoteHandle(registry, registry->add_shared(key, make_py_value(object))));
+        }
+        if (!PyList_Check(values.ptr()) || static_cast<std::size_t>(PyList_GET_SIZE(values.ptr())) != pool.size()) {
+            throw py::type_error("scatterpool: the push hook must return a uid or one value per worker");
+        }
+        std::vector<AnyObject> per_worker;
+        per_worker.reserve(pool.size());
+        for (std::size_t w = 0; w < pool.size(); ++w) {
+            per_worker.push_back(make_py_value(PyList_GET_ITEM(values.ptr(), static_cast<Py_ssize_t>(w))));
+        }
+        return make_remote_object(RemoteHandle(registry, registry->add(std::move(per_worker))));
+    } catch (...) {
+        translate_current_exception();
+        return nullptr;
+    }
+}
+
+PyObject* pool_scatter_list(PyObject* self, PyObject* sequence) {
+    try {
+        PyPool& p = self_pool(self);
+        Pool& pool = *p.pool;
+        pool.check_open();
+        py::object fast = py::reinterpret_steal<py::object>(
+            PySequence_Fast(sequence, "scatter_list takes a sequence (a list, tuple, range, ...)"));
+        if (!fast) {
+            throw py::error_already_set();
+        }
+        const auto n = static_cast<std::size_t>(PySequence_Fast_GET_SIZE(fast.ptr()));
+        PyObject** items = PySequence_Fast_ITEMS(fast.ptr());
+        const std::vector<std::size_t> offsets = even_split(n, pool.size());
+        std::vector<AnyObject> parts;
+        parts.reserve(pool.size());
+        for (std::size_t w = 0; w < pool.size(); ++w) {
+            const std::size_t begin = offsets[w];
+            const std::size_t end = offsets[w + 1];
+            py::object part = py::reinterpret_steal<py::object>(PyList_New(static_cast<Py_ssize_t>(end - begin)));
+            if (!part) {
+                throw py::error_already_set();
+            }
+            for (std::size_t i = begin; i < end; ++i) {
+                PyList_SET_ITEM(part.ptr(), static_cast<Py_ssize_t>(i - begin), Py_NewRef(items[i]));
+            }
+            parts.push_back(make_py_value(part));
+        }
+        return make_remote_object(RemoteHandle(pool.registry(), pool.registry()->add(std::move(parts))));
+    } catch (...) {
+        translate_current_exception();
+        return nullptr;
+    }
+}
+
+PyMethodDef g_methods[] = {
+    {"push", pool_push, METH_O,
+     "push(obj) -> RemoteObject\n--\n\n"
+     "Gives every worker its own deep copy of obj. An immutable object (scatterpool.Immutable,\n"
+     "pyMOR's ImmutableObject) is not copied and is sent once: pushing it again returns another\n"
+     "counted handle to the object already there."},
+    {"scatter_list", pool_scatter_list, METH_O,
+     "scatter_list(l) -> RemoteObject\n--\n\n"
+     "Gives worker i the list l[offsets[i]:offsets[i + 1]], offsets = even_split(len(l), len(pool))."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+}  // namespace
+
+PyMethodDef* data_methods() noexcept { return g_methods; }
+
+void set_push_hook(const py::object& hook) {
+    Py_XDECREF(g_push_values);
+    g_push_values = hook.is_none() ? nullptr : Py_NewRef(hook.ptr());
+}
+
+}  // namespace scatterpool::bindings

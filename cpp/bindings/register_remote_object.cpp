@@ -1,0 +1,147 @@
+// scatterpool bindings: RemoteObject, the Python handle to a registry entry.
+//
+// A plain CPython type rather than a pybind11 class: every push creates one
+// and every call looks one up, and pybind11 instances cost a registration in
+// its instance map on creation and a type lookup on each cast.
+#include "bindings.hpp"
+
+#include <cstddef>
+#include <new>
+
+#include <structmember.h>
+
+namespace scatterpool::bindings {
+
+namespace {
+
+struct PyRemoteObject {
+    PyObject_HEAD
+    RemoteHandle handle;
+    PyObject* weakrefs;
+};
+
+PyTypeObject* g_type = nullptr;  // strong reference held by the module
+
+void remote_dealloc(PyObject* self) {
+    auto* o = reinterpret_cast<PyRemoteObject*>(self);
+    PyTypeObject* type = Py_TYPE(self);
+    if (o->weakrefs != nullptr) {
+        PyObject_ClearWeakRefs(self);
+    }
+    o->handle.~RemoteHandle();  // a collected handle is removed
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+PyObject* remote_remove(PyObject* self, PyObject*) {
+    reinterpret_cast<PyRemoteObject*>(self)->handle.remove();
+    Py_RETURN_NONE;
+}
+
+PyObject* remote_enter(PyObject* self, PyObject*) { return Py_NewRef(self); }
+
+PyObject* remote_exit(PyObject* self, PyObject*) {
+    reinterpret_cast<PyRemoteObject*>(self)->handle.remove();
+    Py_RETURN_FALSE;
+}
+
+PyObject* remote_removed(PyObject* self, void*) {
+    return PyBool_FromLong(reinterpret_cast<PyRemoteObject*>(self)->handle.removed() ? 1 : 0);
+}
+
+PyObject* remote_id(PyObject* self, void*) {
+    return PyLong_FromUnsignedLongLong(reinterpret_cast<PyRemoteObject*>(self)->handle.id());
+}
+
+PyObject* remote_registry(PyObject* self, void*) {
+    try {
+        return py::cast(reinterpret_cast<PyRemoteObject*>(self)->handle.registry()).release().ptr();
+    } catch (...) {
+        translate_current_exception();
+        return nullptr;
+    }
+}
+
+PyObject* remote_repr(PyObject* self) {
+    const RemoteHandle& h = reinterpret_cast<PyRemoteObject*>(self)->handle;
+    return PyUnicode_FromFormat("<RemoteObject %llu%s>", static_cast<unsigned long long>(h.id()),
+                                h.removed() ? " (removed)" : "");
+}
+
+PyObject* remote_new(PyTypeObject*, PyObject*, PyObject*) {
+    PyErr_SetString(PyExc_TypeError,
+                    "RemoteObjects are made by a pool (push, scatter_array, scatter_list), not directly");
+    return nullptr;
+}
+
+PyMethodDef g_methods[] = {
+    {"remove", remote_remove, METH_NOARGS,
+     "Frees the object on every worker (once its last handle is removed). Safe to call twice."},
+    {"__enter__", remote_enter, METH_NOARGS, nullptr},
+    {"__exit__", remote_exit, METH_VARARGS, "Removes the object."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyGetSetDef g_getset[] = {
+    {"removed", remote_removed, nullptr, "Whether remove() was called.", nullptr},
+    {"id", remote_id, nullptr, "The object's id in its pool's registry.", nullptr},
+    {"registry", remote_registry, nullptr, "The registry of the pool the object lives in (None once removed).",
+     nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+PyMemberDef g_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(PyRemoteObject, weakrefs), READONLY, nullptr},
+    {nullptr, 0, 0, 0, nullptr},
+};
+
+const char* const g_doc =
+    "A handle to an object held by every worker of a pool (its own copy on each, or one shared\n"
+    "immutable). Pass it as a keyword argument to apply, apply_only or map and the function gets\n"
+    "that worker's object. remove() frees it on every worker; a handle that is garbage-collected\n"
+    "is removed too; in a `with` block it is removed at the end.";
+
+PyType_Slot g_slots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(remote_dealloc)},
+    {Py_tp_repr, reinterpret_cast<void*>(remote_repr)},
+    {Py_tp_new, reinterpret_cast<void*>(remote_new)},
+    {Py_tp_methods, g_methods},
+    {Py_tp_getset, g_getset},
+    {Py_tp_members, g_members},
+    {Py_tp_doc, const_cast<char*>(g_doc)},
+    {0, nullptr},
+};
+
+PyType_Spec g_spec = {"scatterpool.RemoteObject", sizeof(PyRemoteObject), 0, Py_TPFLAGS_DEFAULT, g_slots};
+
+}  // namespace
+
+PyTypeObject* remote_object_type() noexcept { return g_type; }
+
+RemoteHandle* as_remote_handle(PyObject* object) noexcept {
+    if (Py_TYPE(object) != g_type) {
+        return nullptr;
+    }
+    return &reinterpret_cast<PyRemoteObject*>(object)->handle;
+}
+
+PyObject* make_remote_object(RemoteHandle handle) {
+    PyObject* self = g_type->tp_alloc(g_type, 0);
+    if (self == nullptr) {
+        return nullptr;  // handle releases its entry on return
+    }
+    auto* o = reinterpret_cast<PyRemoteObject*>(self);
+    new (&o->handle) RemoteHandle(std::move(handle));
+    o->weakrefs = nullptr;
+    return self;
+}
+
+void register_remote_object(py::module_& m) {
+    g_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&g_spec));
+    if (g_type == nullptr) {
+        throw py::error_already_set();
+    }
+    m.add_object("RemoteObject", py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(g_type)));
+}
+
+}  // namespace scatterpool::bindings
