@@ -1,0 +1,450 @@
+"""Shared timing helpers for scatterpool's benchmarks (bench_dummy.py, bench_threads.py).
+
+Conventions (the same as the anchors in shared/anchors/README.md):
+
+- A row times a statement in a loop: after a warm-up run, the loop runs ``repeat`` times, each
+  repeat running the statement ``number`` times (chosen so that a repeat lasts about
+  ``target_s``). Each repeat gives a time per call (or per item, for rows that process ``per``
+  items per call); a row reports best / median / max over the repeats.
+- GB/s = bytes moved per call / best time per call / 1e9.
+- Rows that are compared with each other are timed together, their repeats interleaved
+  (ours, theirs, ours, theirs, ...), so that load from other processes hits both alike.
+- Statements are source strings compiled into a loop like ``timeit``'s: the names they use are
+  local variables of the loop function, so the timed region holds the statement and nothing else
+  but the loop itself (about 5 ns per iteration, the "empty loop" row). Garbage collection is off
+  while a repeat runs, as in ``timeit``.
+- Work that must not be timed (building fresh inputs, freeing outputs) goes into ``setup`` /
+  ``teardown`` callables that run outside the timed region, once per repeat.
+- Each section records the CPU used by *other* processes while it ran: busy time of all CPUs from
+  /proc/stat minus this process's own CPU time, as a fraction of all CPUs. Numbers from a section
+  where others used much CPU are not comparable with quiet runs.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import gc
+import itertools
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+_perf = time.perf_counter
+
+
+# --------------------------------------------------------------------------------------------
+# machine and load
+# --------------------------------------------------------------------------------------------
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def _mem_available_gib() -> float | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return None
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def nproc() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _cpu_seconds() -> tuple[float, float] | None:
+    """(busy, steal) CPU time of the whole machine (all CPUs), in seconds, from /proc/stat."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    # user nice system idle iowait irq softirq steal ...
+    v = [int(x) for x in fields[1:]] + [0] * 8
+    hz = os.sysconf("SC_CLK_TCK")
+    return (v[0] + v[1] + v[2] + v[5] + v[6]) / hz, v[7] / hz
+
+
+class LoadMeter:
+    """CPU used by other processes between start() and stop(), as a fraction of all CPUs, and the
+    CPU time the hypervisor gave to others (steal), likewise."""
+
+    def start(self) -> None:
+        self._cpu0 = _cpu_seconds()
+        self._own0 = time.process_time()
+        self._wall0 = _perf()
+
+    def stop(self) -> tuple[float, float] | None:
+        cpu1 = _cpu_seconds()
+        own1 = time.process_time()
+        wall = _perf() - self._wall0
+        if cpu1 is None or self._cpu0 is None or wall <= 0:
+            return None
+        total = wall * (os.cpu_count() or 1)
+        others = (cpu1[0] - self._cpu0[0]) - (own1 - self._own0)
+        steal = cpu1[1] - self._cpu0[1]
+        return max(0.0, others / total), max(0.0, steal / total)
+
+
+def machine_header(title: str, versions: dict[str, str], extra: list[str] | None = None) -> None:
+    """Print the run's header: date, Python, versions, nproc, CPU, load average, memory."""
+    print(f"# {title}  {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}")
+    vers = ", ".join(f"{k} {v}" for k, v in versions.items())
+    print(f"python {platform.python_version()} ({sys.executable}), {vers}")
+    mem = _mem_available_gib()
+    print(f"nproc {nproc()} (cpu_count {os.cpu_count()}), cpu \"{_cpu_model()}\", "
+          f"loadavg at start {_loadavg()}" + (f", MemAvailable {mem:.1f} GiB" if mem is not None else ""))
+    for line in extra or []:
+        print(line)
+    print("times: best / median / max over repeats, per call or per item; "
+          "GB/s = bytes per call / best time / 1e9; ratio = ours / theirs at the median")
+    sys.stdout.flush()
+
+
+# --------------------------------------------------------------------------------------------
+# measuring
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    name: str
+    times: list[float]            # seconds per call (or per item), one per repeat
+    per: str = "call"             # "call" or "item"
+    nbytes: int | None = None     # bytes moved per call (for GB/s)
+    items: int = 1                # items per call (for nbytes per item)
+    note: str = ""
+
+    @property
+    def best(self) -> float:
+        return min(self.times)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def max(self) -> float:
+        return max(self.times)
+
+    def gbps(self, t: float | None = None) -> float | None:
+        """GB/s at time t per call (default: best)."""
+        if self.nbytes is None:
+            return None
+        t = self.best if t is None else t
+        per_call = t * self.items
+        return self.nbytes / per_call / 1e9 if per_call > 0 else float("inf")
+
+
+def _repeat_none(n: int) -> "itertools.repeat[None]":
+    return itertools.repeat(None, n)  # what timeit loops over: no int objects made per iteration
+
+
+_TEMPLATE = """
+def _inner(_n, {names}):
+    _t0 = _perf()
+    for _ in _itr(_n):
+        {stmt}
+    _t1 = _perf()
+    return _t1 - _t0
+"""
+
+
+def _compile(stmt: str, names: list[str]) -> Callable[..., float]:
+    src = _TEMPLATE.format(names=", ".join(names), stmt=stmt.strip().replace("\n", "\n        "))
+    glb = {"_perf": _perf, "_itr": _repeat_none}
+    exec(compile(src, "<bench>", "exec"), glb)
+    return glb["_inner"]
+
+
+class Timer:
+    """One row to time: ``stmt`` (a source string) with the names in ``ns``.
+
+    ns: the names ``stmt`` uses (passed to the loop function as locals).
+    number: calls per repeat; None chooses it so that a repeat takes about target_s.
+    per_call_items: items processed by one call; times are then reported per item.
+    nbytes: bytes moved by one call (for GB/s).
+    setup(number) -> dict: runs before each repeat (untimed), its names are added to ns;
+        setup(0) is called once first to learn the names, so it must be cheap for 0.
+    teardown(ns): runs after each repeat (untimed), e.g. to free big outputs.
+    repeat: this row's number of repeats, if not the one given to measure_together.
+    """
+
+    def __init__(self, name: str, stmt: str, ns: dict | None = None, *,
+                 number: int | None = None, target_s: float = 0.05, warmup: int = 1,
+                 per_call_items: int = 1, nbytes: int | None = None,
+                 setup: Callable[[int], dict] | None = None,
+                 teardown: Callable[[dict], None] | None = None, note: str = "",
+                 repeat: int | None = None):
+        self.name, self.note, self.repeat = name, note, repeat
+        self.ns = dict(ns or {})
+        self.setup, self.teardown = setup, teardown
+        self.names = sorted(set(self.ns) | set(setup(0) if setup else {}))
+        self.inner = _compile(stmt, self.names)
+        self.number, self.target_s, self.warmup = number, target_s, warmup
+        self.per_call_items, self.nbytes = per_call_items, nbytes
+
+    def _run(self, n: int) -> float:
+        local = dict(self.ns)
+        if self.setup is not None:
+            local.update(self.setup(n))
+        args = [local[k] for k in self.names]
+        gc_on = gc.isenabled()
+        gc.disable()
+        try:
+            t = self.inner(n, *args)
+        finally:
+            if gc_on:
+                gc.enable()
+        del args
+        if self.teardown is not None:
+            self.teardown(local)
+        local.clear()
+        return t
+
+    def prepare(self) -> None:
+        """Choose the number of calls per repeat (if not given) and warm up."""
+        warmup = self.warmup
+        if self.number is None:
+            n = 1
+            while True:
+                t = self._run(n)
+                if t >= self.target_s or n >= 10**7:
+                    break
+                n = max(n * 2, int(n * self.target_s / max(t, 1e-9) * 1.1))
+            self.number = n
+            warmup = max(0, warmup - 1)
+        for _ in range(warmup):
+            self._run(self.number)
+
+    def once(self) -> float:
+        """One repeat: seconds per call (or per item)."""
+        assert self.number is not None
+        return self._run(self.number) / (self.number * self.per_call_items)
+
+    def result(self, times: list[float]) -> Result:
+        return Result(self.name, times, per="item" if self.per_call_items > 1 else "call",
+                      nbytes=self.nbytes, items=self.per_call_items, note=self.note)
+
+
+def measure_together(timers: list[Timer], repeat: int = 7) -> list[Result]:
+    """Time several rows with their repeats interleaved (A B C A B C ...), so that a change of load
+    on the shared machine during the run hits the rows that are compared alike."""
+    for t in timers:
+        t.prepare()
+    times: list[list[float]] = [[] for _ in timers]
+    wanted = [t.repeat or repeat for t in timers]
+    for r in range(max(wanted)):
+        for i, t in enumerate(timers):
+            if r < wanted[i]:
+                times[i].append(t.once())
+    return [t.result(ts) for t, ts in zip(timers, times)]
+
+
+def measure(name: str, stmt: str, ns: dict | None = None, *, repeat: int = 7, **kw: object) -> Result:
+    """Time one row (see Timer for the keywords) and return its Result."""
+    return measure_together([Timer(name, stmt, ns, **kw)], repeat)[0]  # type: ignore[arg-type]
+
+
+def measure_empty_loop(repeat: int = 7) -> Result:
+    """The loop's own cost per iteration (for reading the smallest rows)."""
+    return measure("empty loop (timing overhead, not subtracted)", "pass", {}, repeat=repeat, number=10**6)
+
+
+# --------------------------------------------------------------------------------------------
+# printing
+# --------------------------------------------------------------------------------------------
+
+def fmt(x: float | None) -> str:
+    if x is None:
+        return ""
+    if x != x:  # nan
+        return "nan"
+    a = abs(x)
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 100:
+        return f"{x:.1f}"
+    if a >= 10:
+        return f"{x:.2f}"
+    return f"{x:.3f}"
+
+
+def _unit_scale(seconds: float) -> tuple[float, str]:
+    if seconds < 1e-6:
+        return 1e9, "ns"
+    if seconds < 1e-3:
+        return 1e6, "us"
+    if seconds < 1.0:
+        return 1e3, "ms"
+    return 1.0, "s"
+
+
+def _table(header: list[str], rows: list[list[str]], align: str) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+
+    def line(cells: list[str]) -> str:
+        out = []
+        for c, w, a in zip(cells, widths, align):
+            out.append(c.ljust(w) if a == "l" else c.rjust(w))
+        return "| " + " | ".join(out) + " |"
+
+    print(line(header))
+    print("|" + "|".join(("-" * (w + 1) + ":") if a == "r" else ("-" * (w + 2))
+                         for w, a in zip(widths, align)) + "|")
+    for r in rows:
+        print(line(r))
+
+
+def print_results(title: str, results: list[Result], load: tuple[float, float] | None = None) -> None:
+    """One markdown table of measurements: best, median, max, unit, GB/s."""
+    print()
+    print(f"### {title}")
+    if load is not None:
+        print(f"(CPU used by other processes during this section: {load[0]:.0%} of all CPUs; "
+              f"steal by the hypervisor: {load[1]:.0%})")
+    print()
+    rows = []
+    for r in results:
+        scale, unit = _unit_scale(r.median)
+        rows.append([r.name + (f"  [{r.note}]" if r.note else ""),
+                     fmt(r.best * scale), fmt(r.median * scale), fmt(r.max * scale),
+                     f"{unit}/{r.per}", fmt(r.gbps())])
+    _table(["benchmark", "best", "median", "max", "unit", "GB/s best"], rows, "lrrrlr")
+    sys.stdout.flush()
+
+
+@dataclass
+class Target:
+    """A target on a comparison. kind "ratio<=" : ours/theirs time at the median must be <= value;
+    kind "speedup>=" : theirs/ours time at the median must be >= value."""
+    kind: str
+    value: float
+
+    def text(self) -> str:
+        if self.kind == "ratio<=":
+            return f"ratio <= {self.value:g}"
+        return f"speed-up >= {self.value:g}x"
+
+    def met(self, ratio: float) -> bool:
+        if self.kind == "ratio<=":
+            return ratio <= self.value
+        return ratio > 0 and 1.0 / ratio >= self.value
+
+
+@dataclass
+class Comparison:
+    label: str
+    ours: Result
+    theirs: Result
+    target: Target | None = None
+    theirs_label: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.ours.median / self.theirs.median
+
+
+def print_comparisons(title: str, comps: list[Comparison]) -> None:
+    """Markdown table: ours vs theirs at the median, the ratio ours/theirs, the target, met/missed."""
+    print()
+    print(f"### {title}")
+    print()
+    rows = []
+    for c in comps:
+        scale, unit = _unit_scale(min(c.ours.median, c.theirs.median))
+        ratio = c.ratio
+        if c.target is None:
+            verdict = ""
+        else:
+            verdict = "met" if c.target.met(ratio) else "MISSED"
+        rows.append([c.label, c.theirs_label or c.theirs.name,
+                     fmt(c.ours.median * scale), fmt(c.theirs.median * scale), f"{unit}/{c.ours.per}",
+                     f"{ratio:.3f}", f"{1.0 / ratio:.2f}x" if ratio > 0 else "inf",
+                     c.target.text() if c.target else "", verdict])
+    _table(["ours", "against", "ours median", "theirs median", "unit", "ratio ours/theirs",
+            "speed-up", "target", "verdict"], rows, "llrrlrrll")
+    sys.stdout.flush()
+
+
+class Section:
+    """Collects a section's results and the CPU other processes used while it ran."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.results: list[Result] = []
+        self.load: tuple[float, float] | None = None
+        self._meter = LoadMeter()
+
+    def __enter__(self) -> "Section":
+        print(f"... {self.title}", file=sys.stderr, flush=True)
+        self._meter.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.load = self._meter.stop()
+        if exc[0] is None:
+            print_results(self.title, self.results, self.load)
+
+    def add(self, r: Result) -> Result:
+        self.results.append(r)
+        return r
+
+    def together(self, timers: list[Timer], repeat: int) -> list[Result]:
+        """measure_together, and add the results to this section."""
+        res = measure_together(timers, repeat)
+        self.results.extend(res)
+        return res
+
+
+@dataclass
+class Checks:
+    """Correctness checks made once, outside the timed loops."""
+    failures: list[str] = field(default_factory=list)
+    passed: int = 0
+
+    def __call__(self, cond: bool, what: str) -> None:
+        if cond:
+            self.passed += 1
+        else:
+            self.failures.append(what)
+            print(f"CHECK FAILED: {what}", file=sys.stderr, flush=True)
+
+    def report(self) -> int:
+        print()
+        if self.failures:
+            print(f"correctness checks: {self.passed} passed, {len(self.failures)} FAILED:")
+            for f in self.failures:
+                print(f"  - {f}")
+            return 1
+        print(f"correctness checks (outside the timed loops): {self.passed} passed, 0 failed")
+        return 0
+
+
+def footer(t0: float) -> None:
+    print(f"\nloadavg at end {_loadavg()}, runtime {_perf() - t0:.0f} s")
