@@ -153,11 +153,10 @@ def section_calls(cfg, check, comps):
                                   theirs_label="bare [f(*a, **k)]"))
 
 
-def section_arrays(cfg, check, comps):
+def section_nocopy(cfg, check, comps):
     dim = 1000
     sizes = [(cfg.small_rows, "small"), (cfg.big_rows, "big")]
     kw = dict(target_s=cfg.target_s)
-    kw_big = dict(number=1, warmup=1)
     res = {}
 
     def mb(n):
@@ -165,7 +164,6 @@ def section_arrays(cfg, check, comps):
 
     small_mb, big_mb = mb(cfg.small_rows), mb(cfg.big_rows)
 
-    # --- copy=False: the cost must not grow with the data ---
     sec = T.Section(f"2 scatter_array(copy=False) + remove(): {small_mb} vs {big_mb}")
     with sec:
         for n, tag in sizes:
@@ -227,7 +225,19 @@ def section_arrays(cfg, check, comps):
                                       res[key, "small"], T.Target("ratio<=", 1.2) if key != "pymor" else None,
                                       theirs_label=f"same at {small_mb}"))
 
-    # --- copy=True: a real copy, in GB/s ---
+
+def section_copy(cfg, check, comps):
+    dim = 1000
+    sizes = [(cfg.small_rows, "small"), (cfg.big_rows, "big")]
+    kw = dict(target_s=cfg.target_s)
+    kw_big = dict(number=1, warmup=1)
+    res = {}
+
+    def mb(n):
+        return f"{n * dim * 8 / 1e6:.0f} MB"
+
+    small_mb, big_mb = mb(cfg.small_rows), mb(cfg.big_rows)
+
     sec = T.Section("3 scatter_array(copy=True) + remove(): copies in GB/s")
     with sec:
         for n, tag in sizes:
@@ -317,6 +327,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats (smoke test, < 20 s)")
     ap.add_argument("--repeat", type=int, default=None, help="repeats per row (default 7; --quick 3)")
+    ap.add_argument("--sections", type=lambda v: {int(x) for x in v.split(",")}, default={1, 2, 3},
+                    help="comma-separated section numbers to run (default 1,2,3: per-call, copy=False, copy=True)")
     args = ap.parse_args(argv)
 
     class cfg:
@@ -340,8 +352,9 @@ def main(argv=None):
 
     check = T.Checks()
     comps: list[T.Comparison] = []
-    section_calls(cfg, check, comps)
-    section_arrays(cfg, check, comps)
+    for num, fn in enumerate([section_calls, section_nocopy, section_copy], start=1):
+        if num in args.sections:
+            fn(cfg, check, comps)
     if comps:
         T.print_comparisons("ratios ours / theirs at the median, and issue 2's targets", comps)
         print("\nNote: pyMOR's scatter_array(copy=True) is copy-on-write and copies nothing at call time;"

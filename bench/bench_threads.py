@@ -225,7 +225,6 @@ def section_scatter(cfg, check, comps, ex):
     dim = 1000
     sizes = [(cfg.small_rows, "small"), (cfg.big_rows, "big")]
     kw = dict(target_s=cfg.target_s)
-    kw_big = dict(number=1, warmup=1)
     res = {}
 
     def mb(n):
@@ -266,6 +265,16 @@ def section_scatter(cfg, check, comps, ex):
         for key, who in [("nd", "ndarray"), ("va", "VectorArray")]:
             comps.append(T.Comparison(f"copy=False {who}: t({big_mb}) / t({small_mb})", res[key, "big"],
                                       res[key, "small"], T.Target("ratio<=", 1.2), theirs_label=f"same at {small_mb}"))
+
+
+
+def section_copy(cfg, check, comps, ex):
+    dim = 1000
+    kw_big = dict(number=1, warmup=1)
+    res = {}
+
+    def mb(n):
+        return f"{n * dim * 8 / 1e6:.0f} MB"
 
     n = cfg.big_rows
     sec = T.Section(f"4 copies of {mb(n)} ({n}x{dim} f64) in GB/s")
@@ -334,7 +343,7 @@ def section_scatter(cfg, check, comps, ex):
             comps.append(T.Comparison(f"copy=True ndarray {mb(n)} (info)", res["ours"], res[ref], theirs_label=lab))
 
 
-def section_kernel(cfg, check, comps):
+def section_kernel(cfg, check, comps, ex):
     if sp is None:
         return
     n, dim = cfg.kernel_rows, cfg.kernel_dim
@@ -379,6 +388,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats (smoke test, < 20 s)")
     ap.add_argument("--repeat", type=int, default=None, help="repeats per row (default 7; --quick 3)")
+    ap.add_argument("--sections", type=lambda v: {int(x) for x in v.split(",")}, default={1, 2, 3, 4, 5},
+                    help="comma-separated section numbers to run (default all: 1 dispatch, 2 map, "
+                         "3 copy=False, 4 copies, 5 kernels)")
     args = ap.parse_args(argv)
 
     class cfg:
@@ -407,10 +419,10 @@ def main(argv=None):
     check = T.Checks()
     comps: list[T.Comparison] = []
     with cf.ThreadPoolExecutor(2) as ex:
-        section_dispatch(cfg, check, comps, ex)
-        section_map(cfg, check, comps, ex)
-        section_scatter(cfg, check, comps, ex)
-    section_kernel(cfg, check, comps)
+        for num, fn in enumerate([section_dispatch, section_map, section_scatter, section_copy, section_kernel],
+                                 start=1):
+            if num in args.sections:
+                fn(cfg, check, comps, ex)
     if comps:
         T.print_comparisons("ratios ours / theirs at the median, and issue 3's targets", comps)
     rc = check.report()
