@@ -1,0 +1,445 @@
+"""ThreadPool only: concurrency, ordering under every chunking, nesting, Ctrl-C, exit, GIL release."""
+
+from __future__ import annotations
+
+import _thread
+import gc
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import scatterpool as sp
+from conftest import HAS_THREADPOOL, NO_THREADPOOL, THREAD_COUNTS, assert_no_leak, registry_size
+
+pytestmark = pytest.mark.skipif(not HAS_THREADPOOL, reason=NO_THREADPOOL)
+
+HANG_GUARD = 20.0  # seconds: only to turn a hang into a failure, never a measured time
+
+
+def chunk_of(n, k):
+    sizes = [len(c) for c in np.array_split(np.arange(n), k)]
+    return [w for w, s in enumerate(sizes) for _ in range(s)]
+
+
+def run_script(body: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    """Run a Python script in a fresh interpreter; a hang dumps its stacks and fails."""
+    prelude = "import faulthandler, sys\nfaulthandler.dump_traceback_later(%r, exit=True)\n" % (timeout - 10)
+    return subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(body)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+    )
+
+
+# --------------------------------------------------------------------------- #
+# size                                                                         #
+# --------------------------------------------------------------------------- #
+def test_default_size_is_usable_cpus():
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    with sp.ThreadPool() as p:
+        assert len(p) == expected
+        assert p.apply(sp.worker_index) == list(range(expected))
+
+
+# --------------------------------------------------------------------------- #
+# ordering under every chunking                                                #
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def pools_by_size():
+    pools = {k: sp.ThreadPool(k) for k in THREAD_COUNTS}
+    yield pools
+    for p in pools.values():
+        assert_no_leak(p)
+        p.close()
+
+
+@pytest.mark.parametrize("k", THREAD_COUNTS)
+def test_map_order_under_every_chunking(pools_by_size, k):
+    p = pools_by_size[k]
+    for n in range(21):
+        res = p.map(lambda x, y: (x, y, sp.worker_index()), range(n), [f"s{i}" for i in range(n)])
+        assert [r[:2] for r in res] == [(i, f"s{i}") for i in range(n)], f"n={n}"
+        assert [r[2] for r in res] == chunk_of(n, k), f"n={n}: items ran on the wrong workers"
+
+
+@pytest.mark.parametrize("k", THREAD_COUNTS)
+def test_scatter_under_every_chunking(pools_by_size, k):
+    p = pools_by_size[k]
+    for n in range(21):
+        A = np.arange(n * 2, dtype=float).reshape(n, 2)
+        with p.scatter_array(A, copy=False) as ro:
+            got = p.apply(lambda U: U[:, 0].tolist(), U=ro)
+        assert sum(got, []) == A[:, 0].tolist()
+        assert [len(g) for g in got] == [len(c) for c in np.array_split(np.arange(n), k)]
+
+
+# --------------------------------------------------------------------------- #
+# several Python threads share one pool                                        #
+# --------------------------------------------------------------------------- #
+class Shared(sp.Immutable):
+    pass
+
+
+def _hammer(pool, tid, cycles, shared, errors):
+    try:
+        n = len(pool)
+        for i in range(cycles):
+            value = (tid, i)
+            ro = pool.push({"v": value})
+            sro = pool.push(shared)
+            if i % 50 == 0:
+                w = i % n
+                got = pool.apply_only(lambda x, s: (x["v"], s is shared), w, x=ro, s=sro)
+                if got != (value, True):
+                    errors.append(f"thread {tid} cycle {i}: got {got!r}, expected {(value, True)!r}")
+            if i % 200 == 0:
+                res = pool.map(lambda j, x: (j, x["v"]), range(3 * n + 1), x=ro)
+                if res != [(j, value) for j in range(3 * n + 1)]:
+                    errors.append(f"thread {tid} cycle {i}: map gave {res!r}")
+            ro.remove()
+            if i % 3:
+                sro.remove()
+            else:
+                del sro  # removal by garbage collection, from several threads at once
+    except BaseException as e:  # noqa: BLE001 - reported to the main thread
+        errors.append(f"thread {tid}: {type(e).__name__}: {e}")
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_four_threads_share_one_pool(k):
+    shared = Shared()
+    cycles = 10_000
+    with sp.ThreadPool(k) as pool:
+        errors: list[str] = []
+        threads = [threading.Thread(target=_hammer, args=(pool, t, cycles, shared, errors)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads), "a thread hung in the pool"
+        assert errors == []
+        assert_no_leak(pool)
+        # still correct afterwards
+        assert pool.apply(sp.worker_index) == list(range(k))
+
+
+def test_concurrent_calls_do_not_mix_results():
+    with sp.ThreadPool(3) as pool:
+        errors: list[str] = []
+        start = threading.Barrier(4)
+
+        def caller(tid):
+            try:
+                start.wait(timeout=HANG_GUARD)
+                for i in range(300):
+                    res = pool.map(lambda x, t: (t, x), range(10), t=tid)
+                    if res != [(tid, x) for x in range(10)]:
+                        errors.append(f"{tid}: {res}")
+                    if pool.apply(lambda t: t, tid) != [tid] * 3:
+                        errors.append(f"{tid}: apply mixed")
+            except BaseException as e:  # noqa: BLE001
+                errors.append(f"{tid}: {type(e).__name__}: {e}")
+
+        threads = [threading.Thread(target=caller, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads)
+        assert errors == []
+
+
+# --------------------------------------------------------------------------- #
+# a call from inside one of the pool's own workers                             #
+# --------------------------------------------------------------------------- #
+NESTED_SCRIPT = """
+import gc, json
+import scatterpool as sp
+
+k = {k}
+pool = sp.ThreadPool(k)
+out = {{}}
+
+def outcome(fn):
+    try:
+        fn()
+        return "ok"
+    except RuntimeError as e:
+        return "RuntimeError: " + str(e)
+    except BaseException as e:
+        return "other " + type(e).__name__ + ": " + str(e)
+
+def nested_apply():
+    return pool.apply(lambda: 1)
+
+out["apply-in-apply"] = outcome(lambda: pool.apply(nested_apply))
+out["apply-in-apply_only-last"] = outcome(lambda: pool.apply_only(nested_apply, k - 1))
+out["map-in-map"] = outcome(lambda: pool.map(lambda x: pool.map(abs, [x]), range(2 * k)))
+out["push-in-apply"] = outcome(lambda: pool.apply(lambda: pool.push(1)))
+out["apply_only-in-apply_only-0"] = outcome(lambda: pool.apply_only(lambda: pool.apply_only(abs, 0, -1), 0))
+out["works-after"] = pool.apply(sp.worker_index) == list(range(k))
+
+# another pool may be used from inside a worker
+other = sp.DummyPool()
+out["dummy-inside"] = pool.apply(lambda: other.apply(lambda: 5)) == [[5]] * k
+
+# a handle that is garbage-collected on a worker thread, during a call
+class Holder:
+    pass
+gc.collect()
+gc.disable()
+h = Holder(); h.me = h; h.ro = pool.push([1, 2, 3]); del h
+out["gc-inside"] = outcome(lambda: pool.apply_only(lambda: gc.collect(), k - 1))
+h = Holder(); h.me = h; h.ro = pool.push([1, 2, 3]); del h
+out["gc-inside-0"] = outcome(lambda: pool.apply(lambda: gc.collect()))
+gc.enable()
+gc.collect()
+out["registry-after-gc"] = pool._registry_size()
+
+# an explicit remove() inside a worker: works or refuses, never hangs
+ro = pool.push([4])
+out["remove-inside"] = outcome(lambda: pool.apply_only(lambda: ro.remove(), k - 1))
+ro.remove()
+gc.collect()
+out["registry-end"] = pool._registry_size()
+out["works-end"] = pool.apply(sp.worker_index) == list(range(k))
+pool.close()
+print("RESULT " + json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("k", THREAD_COUNTS)
+def test_call_from_inside_a_worker_raises_instead_of_deadlocking(k):
+    proc = run_script(NESTED_SCRIPT.format(k=k))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = json.loads(proc.stdout.split("RESULT ", 1)[1])
+    for key in ["apply-in-apply", "apply-in-apply_only-last", "map-in-map", "push-in-apply", "apply_only-in-apply_only-0"]:
+        assert out[key].startswith("RuntimeError: "), f"{key}: {out[key]}"
+        assert len(out[key]) > len("RuntimeError: ") + 10, f"{key}: the message says too little: {out[key]}"
+    assert out["works-after"] is True
+    assert out["dummy-inside"] is True
+    assert out["gc-inside"] == "ok" and out["gc-inside-0"] == "ok"
+    assert out["registry-after-gc"] == 0
+    assert out["remove-inside"] == "ok" or out["remove-inside"].startswith("RuntimeError: ")
+    assert out["registry-end"] == 0
+    assert out["works-end"] is True
+    assert "Exception ignored" not in proc.stderr, proc.stderr[-4000:]
+
+
+# --------------------------------------------------------------------------- #
+# Ctrl-C                                                                       #
+# --------------------------------------------------------------------------- #
+def _interrupt_after(entered: threading.Event) -> threading.Thread:
+    """Interrupt the main thread once a worker has entered f."""
+
+    def run():
+        if entered.wait(HANG_GUARD):
+            time.sleep(0.05)  # let the caller reach its wait
+            _thread.interrupt_main()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def _expect_interrupt(pool, call, release: threading.Event, helper: threading.Thread):
+    interrupted = False
+    try:
+        call()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        release.set()
+        helper.join(HANG_GUARD)
+    assert interrupted, "Ctrl-C did not interrupt the waiting caller"
+    # the pool is usable afterwards (it first lets the abandoned call finish)
+    n = len(pool)
+    assert pool.apply(sp.worker_index) == list(range(n))
+    assert pool.map(lambda x: -x, range(3 * n)) == [-x for x in range(3 * n)]
+
+
+@pytest.fixture
+def main_thread_only():
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("interrupt_main needs the test to run in the main thread")
+
+
+def test_ctrl_c_while_waiting_in_apply_only(thread_pool, main_thread_only):
+    n = len(thread_pool)
+    if n < 2:
+        pytest.skip("the caller is worker 0; with one worker it never only waits")
+    entered, release, finished_by_release = threading.Event(), threading.Event(), []
+
+    def f():
+        entered.set()
+        finished_by_release.append(release.wait(HANG_GUARD))
+
+    helper = _interrupt_after(entered)
+    _expect_interrupt(thread_pool, lambda: thread_pool.apply_only(f, n - 1), release, helper)
+    # the worker was still blocked when the caller was interrupted: the interruption was prompt
+    assert finished_by_release == [True]
+
+
+def test_ctrl_c_while_waiting_in_apply(thread_pool, main_thread_only):
+    n = len(thread_pool)
+    if n < 2:
+        pytest.skip("needs a worker other than the caller")
+    entered, release, finished_by_release = threading.Event(), threading.Event(), []
+
+    def f():
+        if sp.worker_index() == 0:
+            return 0  # the caller's own share is done at once; then it waits for the others
+        entered.set()
+        finished_by_release.append(release.wait(HANG_GUARD))
+        return 1
+
+    helper = _interrupt_after(entered)
+    ro = thread_pool.push([1])
+    _expect_interrupt(thread_pool, lambda: thread_pool.apply(f), release, helper)
+    assert finished_by_release == [True] * (n - 1)
+    assert thread_pool.apply(lambda x: x, x=ro) == [[1]] * n
+    ro.remove()
+
+
+def test_ctrl_c_while_waiting_in_map(thread_pool, main_thread_only):
+    n = len(thread_pool)
+    if n < 2:
+        pytest.skip("needs a worker other than the caller")
+    entered, release, finished_by_release = threading.Event(), threading.Event(), []
+
+    def f(x):
+        if sp.worker_index() == n - 1:
+            entered.set()
+            finished_by_release.append(release.wait(HANG_GUARD))
+        return x
+
+    helper = _interrupt_after(entered)
+    _expect_interrupt(thread_pool, lambda: thread_pool.map(f, range(n)), release, helper)
+    assert finished_by_release == [True]
+
+
+def test_ctrl_c_in_python_code_on_the_calling_thread(thread_pool, main_thread_only):
+    if len(thread_pool) != 1:
+        pytest.skip("with several workers, the waiting caller is tested above")
+    entered, release, finished_by_release = threading.Event(), threading.Event(), []
+
+    def f():
+        entered.set()
+        deadline = time.monotonic() + HANG_GUARD
+        while not release.is_set() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        finished_by_release.append(release.is_set())
+
+    helper = _interrupt_after(entered)
+    _expect_interrupt(thread_pool, lambda: thread_pool.apply(f), release, helper)
+    assert finished_by_release == []  # f itself was interrupted
+
+
+# --------------------------------------------------------------------------- #
+# interpreter exit with a pool that was never closed                           #
+# --------------------------------------------------------------------------- #
+EXIT_SCRIPTS = {
+    "plain": """
+        import scatterpool as sp
+        p = sp.ThreadPool(2)
+        ro = p.push({"a": [1, 2]})
+        assert p.apply(lambda x: x["a"], x=ro) == [[1, 2]] * 2
+        print("done")
+    """,
+    "cycle-and-arrays": """
+        import numpy as np, scatterpool as sp
+        p = sp.ThreadPool(2)
+        class Holder: pass
+        h = Holder(); h.me = h; h.pool = p
+        h.ro = p.scatter_array(np.ones((1000, 10)), copy=False)
+        h.va = p.scatter_array(sp.VectorArray.zeros(10, 3), copy=True)
+        h.imm = p.push(sp.Immutable())
+        del p
+        print("done")
+    """,
+    "many-pools": """
+        import scatterpool as sp
+        pools = [sp.ThreadPool(k) for k in (1, 2, 3, 7)]
+        handles = [p.push([k]) for k, p in enumerate(pools)]
+        pools[0].close()
+        print("done")
+    """,
+    "busy-daemon-caller": """
+        import threading, time, scatterpool as sp
+        p = sp.ThreadPool(2)
+        started = threading.Event()
+        def f():
+            started.set()
+            time.sleep(0.3)
+        t = threading.Thread(target=lambda: p.apply(f), daemon=True)
+        t.start()
+        started.wait(10)
+        print("done")
+    """,
+}
+
+
+@pytest.mark.parametrize("name", list(EXIT_SCRIPTS))
+def test_unclosed_pool_does_not_hang_exit(name):
+    proc = run_script(EXIT_SCRIPTS[name], timeout=20 + 10)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stdout.strip() == "done"
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr[-4000:]
+
+
+# --------------------------------------------------------------------------- #
+# the GIL: f that releases it runs in parallel                                 #
+# --------------------------------------------------------------------------- #
+def test_workers_run_at_the_same_time(thread_pool):
+    n = len(thread_pool)
+    barrier = threading.Barrier(n)
+    # Barrier.wait releases the GIL; it only returns once all n workers are inside f at once
+    res = thread_pool.apply(lambda: barrier.wait(timeout=HANG_GUARD))
+    assert sorted(res) == list(range(n))
+    barrier = threading.Barrier(n)
+    res = thread_pool.map(lambda _: barrier.wait(timeout=HANG_GUARD), range(n))
+    assert sorted(res) == list(range(n))
+
+
+def test_gil_releasing_numpy_kernels_are_correct(thread_pool):
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((20_000, 64))
+    with thread_pool.scatter_array(A, copy=True) as ro:
+        grams = thread_pool.apply(lambda U: U.T @ U, U=ro)
+        norms = thread_pool.apply(lambda U: np.linalg.norm(U, axis=1), U=ro)
+    np.testing.assert_allclose(sum(grams), A.T @ A, rtol=1e-10, atol=1e-8)
+    np.testing.assert_allclose(np.concatenate(norms), np.linalg.norm(A, axis=1), rtol=1e-12)
+    B = rng.standard_normal((64, 64))
+    res = thread_pool.map(lambda s: float(np.linalg.eigvalsh(B @ B.T + s * np.eye(64)).sum()), range(16))
+    expected = [float(np.linalg.eigvalsh(B @ B.T + s * np.eye(64)).sum()) for s in range(16)]
+    np.testing.assert_allclose(res, expected, rtol=1e-10)
+
+
+def test_copy_true_parts_are_first_touched_by_their_worker(thread_pool):
+    # correctness of the parallel per-worker copy, with a size that spans many pages
+    A = np.arange(300_000, dtype=np.float64).reshape(-1, 3)
+    with thread_pool.scatter_array(A, copy=True) as ro:
+        sums = thread_pool.apply(lambda U: float(U.sum()), U=ro)
+        owned = thread_pool.apply(lambda U: not np.shares_memory(U, A), U=ro)
+    assert sum(sums) == float(A.sum())
+    assert all(owned)
+
+
+def test_registry_is_per_worker(thread_pool):
+    n = len(thread_pool)
+    ro = thread_pool.push({"n": 0})
+    size = registry_size(thread_pool)
+    thread_pool.apply(lambda x: x.__setitem__("n", sp.worker_index()), x=ro)
+    assert thread_pool.apply(lambda x: x["n"], x=ro) == list(range(n))
+    ro.remove()
+    assert size > registry_size(thread_pool)
+    gc.collect()
