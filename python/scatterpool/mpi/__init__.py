@@ -1,0 +1,58 @@
+"""scatterpool on MPI: :class:`MPIPool`, the same pool across the ranks of an MPI launch.
+
+Start a program with::
+
+    mpiexec -n K python -m scatterpool.mpi script.py [args]
+
+Rank 0 runs ``script.py``; ranks 1 .. K-1 serve its pools until the script
+ends (then every rank exits with the script's status). In the script,
+``MPIPool()`` has ``K`` workers, and rank 0 is worker 0 (as in pyMOR). Code
+written for ``DummyPool`` or ``ThreadPool`` runs unchanged with the pool's
+constructor swapped.
+
+Two channels, as in mpi4py: array rows (``scatter_array`` of a scatterpool
+``VectorArray``, a 2-D NumPy array or a pyMOR ``VectorArray``) move as raw
+buffers with ``Scatterv``, straight from the array's memory; everything else
+(pushed objects, lists, functions, arguments, results) is pickled, with
+cloudpickle for what only exists in the script (its functions, lambdas,
+closures, classes).
+
+Faults: an exception on any rank is raised on rank 0 as itself, with the
+remote traceback as its ``__cause__``. An argument that does not pickle
+raises :class:`SendError` (a ``TypeError``) before anything is sent. A rank
+that dies makes rank 0 raise :class:`WorkerLostError` instead of hanging:
+at once when its process was on the same host (checked every 0.2 s), else
+after ``timeout`` seconds without a sign of life (60 by default; busy workers
+send one every 0.5 s). MPI cannot carry on without a rank, so the launcher
+then ends the job with ``MPI_Abort``. (MPICH's ``mpiexec`` itself ends the
+whole job when a rank dies, unless run with ``-disable-auto-cleanup``.)
+
+Needs ``pip install 'scatterpool[mpi]'`` (mpi4py, the mpich wheel with its
+``mpiexec``, cloudpickle).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._runtime import WorkerLostError
+from ._serial import RemoteError, RemoteTraceback, SendError
+
+__all__ = ["MPIPool", "RemoteError", "RemoteTraceback", "SendError", "WorkerLostError", "launched"]
+
+
+def launched() -> bool:
+    """Whether this process was started by ``python -m scatterpool.mpi``."""
+    from . import _runtime
+
+    rt = _runtime.current()
+    return rt is not None and rt.launched
+
+
+def __getattr__(name: str) -> Any:
+    # MPIPool needs the compiled core; importing scatterpool.mpi alone does not.
+    if name == "MPIPool":
+        from ._pool import MPIPool
+
+        return MPIPool
+    raise AttributeError(f"module 'scatterpool.mpi' has no attribute {name!r}")
