@@ -76,7 +76,6 @@ struct CallState {
     std::vector<PyObject*> sequences;   // PySequence_Fast objects
     std::vector<std::size_t> offsets;
     PyObject* map_results = nullptr;
-    std::atomic<bool> failed{false};
 
     // The task the core refers to; part of the state so that it lives as
     // long as the state, even after an interrupted call returned.
@@ -112,16 +111,12 @@ struct CallState {
             return;
         }
         for (std::size_t i = offsets[w]; i < offsets[w + 1]; ++i) {
-            if (failed.load(std::memory_order_relaxed)) {
-                return;  // another worker failed: the call raises anyway
-            }
             for (std::size_t s = 0; s < sequences.size(); ++s) {
                 args[1 + s] = PySequence_Fast_ITEMS(sequences[s])[i];
             }
             PyObject* r = PyObject_Vectorcall(function, args + 1, nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames);
             if (r == nullptr) {
-                errors[w] = fetch_exception();
-                failed.store(true, std::memory_order_relaxed);
+                errors[w] = fetch_exception();  // this worker stops; the others finish their chunks
                 return;
             }
             PyList_SET_ITEM(map_results, static_cast<Py_ssize_t>(i), r);

@@ -4,8 +4,8 @@
 // pure-Python push costs about a microsecond beyond its deepcopy, and a
 // pybind11 round trip with a list argument and a returned handle costs that
 // alone. What needs Python judgement (is the object immutable? the deep
-// copies) stays in Python: the push hook returns the object's uid for an
-// immutable one, or the list of per-worker copies.
+// copies) stays in Python: the push hook returns a key naming an immutable
+// object (from its uid), or the list of per-worker copies.
 #include "py_pool.hpp"
 
 namespace scatterpool::bindings {
@@ -29,12 +29,12 @@ PyObject* pool_push(PyObject* self, PyObject* object) {
             throw py::error_already_set();
         }
         const std::shared_ptr<Registry>& registry = pool.registry();
-        if (PyLong_Check(values.ptr())) {
-            const auto key = values.cast<std::uint64_t>();
+        if (PyUnicode_Check(values.ptr())) {
+            const auto key = values.cast<std::string>();
             return make_remote_object(RemoteHandle(registry, registry->add_shared(key, make_py_value(object))));
         }
         if (!PyList_Check(values.ptr()) || static_cast<std::size_t>(PyList_GET_SIZE(values.ptr())) != pool.size()) {
-            throw py::type_error("scatterpool: the push hook must return a uid or one value per worker");
+            throw py::type_error("scatterpool: the push hook must return a key (str) or one value per worker");
         }
         std::vector<AnyObject> per_worker;
         per_worker.reserve(pool.size());

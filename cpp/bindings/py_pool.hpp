@@ -30,8 +30,8 @@ PyMethodDef* data_methods() noexcept;
 /// Installs plain CPython methods on the Python pool type.
 void install_methods(py::handle pool_type, PyMethodDef* methods);
 
-/// Sets push_values(obj, n) -> uid | list: the uid of an immutable object,
-/// else one deep copy per worker.
+/// Sets push_values(obj, n) -> str | list: the registry key of an immutable
+/// object, else one deep copy per worker.
 void set_push_hook(const py::object& hook);
 
 /// Sets the function that makes per-worker copies of a plain argument:

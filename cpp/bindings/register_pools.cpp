@@ -84,7 +84,7 @@ void register_pools(py::module_& m) {
         },
         py::arg("copier"), py::arg("push_values"),
         "Sets the Python judgement the hot paths call: copier(obj, n) -> None | list gives each\n"
-        "worker of a concurrent call its own copy of a plain argument; push_values(obj, n) -> uid |\n"
+        "worker of a concurrent call its own copy of a plain argument; push_values(obj, n) -> key |\n"
         "list says how push stores obj.");
 }
 

@@ -44,14 +44,14 @@ void register_registry(py::module_& m) {
             py::arg("values"), "Stores one value per worker; returns the handle.")
         .def(
             "put_shared",
-            [](const std::shared_ptr<Registry>& self, std::uint64_t key, const py::handle& value) {
+            [](const std::shared_ptr<Registry>& self, const std::string& key, const py::handle& value) {
                 return remote_object(RemoteHandle(self, self->add_shared(key, make_py_value(value))));
             },
             py::arg("key"), py::arg("value"),
             "A counted handle to the shared entry for key, storing value for every worker if there is none.")
         .def(
             "acquire_shared",
-            [](const std::shared_ptr<Registry>& self, std::uint64_t key) -> py::object {
+            [](const std::shared_ptr<Registry>& self, const std::string& key) -> py::object {
                 const auto id = self->acquire_shared(key);
                 if (!id) {
                     return py::none();

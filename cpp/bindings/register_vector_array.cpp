@@ -51,8 +51,9 @@ VectorArray wrap_numpy(const py::array& a, bool require_layout) {
     const auto dim = static_cast<std::size_t>(one_row ? a.shape(0) : a.shape(1));
     const py::ssize_t element_stride = one_row ? a.strides(0) : a.strides(1);
     const py::ssize_t row_stride = one_row ? static_cast<py::ssize_t>(dim) * item : a.strides(0);
-    const bool elements_ok = dim <= 1 || element_stride == item;
-    const bool rows_ok = len <= 1 || (row_stride >= 0 && row_stride % item == 0 &&
+    const bool empty = len == 0 || dim == 0;  // no memory to lay out
+    const bool elements_ok = empty || dim <= 1 || element_stride == item;
+    const bool rows_ok = empty || len <= 1 || (row_stride >= 0 && row_stride % item == 0 &&
                                       static_cast<std::size_t>(row_stride / item) >= dim);
     if (!elements_ok || !rows_ok) {
         if (require_layout) {

@@ -20,8 +20,9 @@ constexpr std::size_t kMapThreshold = std::size_t{4} << 20;
 
 #if defined(__linux__)
 std::shared_ptr<void> map_huge(std::size_t bytes) {
-    // Map one huge page more than asked so that the start can be aligned.
-    const std::size_t length = bytes + kHugePage;
+    // Map one huge page more than the rounded size so that the start can be aligned.
+    const std::size_t used = (bytes + kHugePage - 1) & ~(kHugePage - 1);
+    const std::size_t length = used + kHugePage;
     void* raw = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) {
         throw std::bad_alloc();
@@ -29,8 +30,7 @@ std::shared_ptr<void> map_huge(std::size_t bytes) {
     const auto base = reinterpret_cast<std::uintptr_t>(raw);
     const std::uintptr_t start = (base + kHugePage - 1) & ~(kHugePage - 1);
     const std::size_t head = start - base;
-    const std::size_t used = (bytes + kHugePage - 1) & ~(kHugePage - 1);
-    const std::size_t tail = length - head - used;
+    const std::size_t tail = length - head - used;  // >= 0: head < kHugePage
     // Trim both ends so that the mapping is exactly the aligned range.
     if (head != 0) {
         ::munmap(raw, head);

@@ -55,7 +55,7 @@ void Registry::add_with_id(ObjectId id, std::vector<AnyObject> values) {
     }
 }
 
-std::optional<ObjectId> Registry::acquire_shared(std::uint64_t key) {
+std::optional<ObjectId> Registry::acquire_shared(const std::string& key) {
     std::lock_guard<std::mutex> lock(mutex_);
     const auto found = shared_.find(key);
     if (found == shared_.end()) {
@@ -65,7 +65,7 @@ std::optional<ObjectId> Registry::acquire_shared(std::uint64_t key) {
     return found->second;
 }
 
-ObjectId Registry::add_shared(std::uint64_t key, AnyObject value) {
+ObjectId Registry::add_shared(const std::string& key, AnyObject value) {
     std::unique_lock<std::mutex> lock(mutex_);
     const auto found = shared_.find(key);
     if (found != shared_.end()) {

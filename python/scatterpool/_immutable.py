@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Immutable", "is_immutable", "push_values", "worker_copies"]
+__all__ = ["Immutable", "is_immutable", "push_values", "shared_key", "worker_copies"]
 
 _uids = itertools.count(1)
 _uid_lock = threading.Lock()
@@ -94,14 +94,20 @@ def worker_copies(obj: object, n: int) -> list[object] | None:
         ) from error
 
 
-def push_values(obj: object, n: int) -> int | list[object]:
+def shared_key(obj: object) -> str:
+    """The registry key of an immutable object: one per object, from its ``uid``
+    (an int for :class:`Immutable`, a string for pyMOR objects)."""
+    return f"{type(obj).__module__}.{type(obj).__qualname__}:{obj.uid}"  # type: ignore[attr-defined]
+
+
+def push_values(obj: object, n: int) -> str | list[object]:
     """How a pool of ``n`` workers stores a pushed ``obj``.
 
-    The ``uid`` of an immutable object, which is sent once and counted;
+    The registry key of an immutable object, which is sent once and counted;
     otherwise one deep copy per worker, so that what one worker changes no
     other sees.
     """
     if _is_immutable_type(type(obj)):
-        return obj.uid  # type: ignore[attr-defined, no-any-return]
+        return shared_key(obj)
     deepcopy = copy.deepcopy
     return [deepcopy(obj) for _ in range(n)]

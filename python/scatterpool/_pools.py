@@ -16,6 +16,7 @@ from ._immutable import push_values, worker_copies
 __all__ = ["WorkerPool", "DummyPool", "ThreadPool", "dummy_pool"]
 
 _core._set_hooks(worker_copies, push_values)
+_SUPPORTED_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128))
 _live_pools: "weakref.WeakSet[WorkerPool]" = weakref.WeakSet()
 
 
@@ -47,6 +48,8 @@ class WorkerPool(_core.Pool):
     def __del__(self) -> None:
         # Close here, not in the C++ destructor: joining threads needs the
         # GIL released, which only the Python-level close() does.
+        if self.__dict__.get("_registry") is None:
+            return  # __init__ failed before the core pool existed
         try:
             self.close()
         except Exception:
@@ -80,6 +83,10 @@ class WorkerPool(_core.Pool):
         if isinstance(U, np.ndarray):
             if U.ndim != 2:
                 raise TypeError(f"scatter_array needs a 2-D array (rows are vectors), got {U.ndim} dimensions")
+            if U.dtype not in _SUPPORTED_DTYPES:
+                raise TypeError(
+                    f"scatter_array handles float32, float64, complex64 and complex128 arrays, not {U.dtype}"
+                )
             if not copy:
                 offsets = _core.even_split(U.shape[0], self._num_workers)
                 return self._registry.put([U[offsets[i] : offsets[i + 1]] for i in range(self._num_workers)])

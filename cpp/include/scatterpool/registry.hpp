@@ -6,6 +6,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -19,8 +20,8 @@ using ObjectId = std::uint64_t;
 /// @brief The objects a pool's workers hold: for every id, one slot per worker.
 ///
 /// Plain entries are created by `add` and go away with one `release`.
-/// Shared entries stand for immutable objects: they are keyed by the
-/// object's uid, hold one value for all workers, and count their handles,
+/// Shared entries stand for immutable objects: they are keyed by a string
+/// naming the object (the Python layer uses its uid), hold one value for all workers, and count their handles,
 /// so that `acquire_shared` of a uid already present adds a handle instead of
 /// a copy, and the entry goes away when the last handle is released.
 ///
@@ -47,11 +48,11 @@ public:
     void add_with_id(ObjectId id, std::vector<AnyObject> values);
 
     /// @brief If an entry for @p key exists, counts one more handle and returns its id.
-    std::optional<ObjectId> acquire_shared(std::uint64_t key);
+    std::optional<ObjectId> acquire_shared(const std::string& key);
 
     /// @brief Counts one more handle to the entry for @p key, storing @p value
     /// for every worker if there is none yet.
-    ObjectId add_shared(std::uint64_t key, AnyObject value);
+    ObjectId add_shared(const std::string& key, AnyObject value);
 
     /// @brief Worker @p worker's value of @p id.
     /// @throws InvalidRemoteObjectError if there is no such id (removed);
@@ -83,7 +84,7 @@ private:
     struct Entry {
         std::vector<AnyObject> values;
         std::size_t handles = 1;
-        std::optional<std::uint64_t> shared_key;
+        std::optional<std::string> shared_key;
     };
     void notify_erased(ObjectId id) const noexcept;
 
@@ -92,7 +93,7 @@ private:
     mutable std::mutex mutex_;
     ObjectId next_id_ = 1;
     std::unordered_map<ObjectId, Entry> entries_;
-    std::unordered_map<std::uint64_t, ObjectId> shared_;
+    std::unordered_map<std::string, ObjectId> shared_;
     std::function<void(ObjectId)> erase_hook_;
 };
 
