@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import runpy
 import sys
+import time
 import traceback
 
 USAGE = """usage: mpiexec -n K python -m scatterpool.mpi script.py [args ...]
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"scatterpool.mpi: {rt.broken}; ending the MPI job (MPI_Abort)\n")
         sys.stderr.flush()
         sys.stdout.flush()
+        # mpiexec forwards the ranks' output through its proxies; an abort
+        # right away can drop what is still on its way
+        time.sleep(0.5)
         rt.MPI.COMM_WORLD.Abort(status or 1)
     return status
 

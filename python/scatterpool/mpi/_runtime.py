@@ -160,7 +160,8 @@ class Runtime:
         self.procs: list[tuple[str, int]] = comm.allgather((self.host, os.getpid()))
         # A pid can be watched if it lives on this host and is visible here
         # (ranks in other pid namespaces with the same host name are not).
-        self.watchable = [h == self.host and _process_state(p) is True for h, p in self.procs]
+        watch = os.environ.get("SCATTERPOOL_MPI_WATCH_PIDS", "1") != "0"
+        self.watchable = [watch and h == self.host and _process_state(p) is True for h, p in self.procs]
         self.last_seen = [time.monotonic()] * self.size
         self.seq = 0
         self.defer_interrupt = _DeferInterrupt()

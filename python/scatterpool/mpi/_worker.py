@@ -52,6 +52,8 @@ def mpi_type(MPI: Any, dtype: np.dtype) -> Any:
 def array_kind(kind: str, rows: np.ndarray, extra: Any) -> Any:
     """The part a worker keeps, of the same kind as the array rank 0 scattered."""
     if kind == "va":
+        if len(rows) == 0:  # from_numpy refuses the strides NumPy gives some empty arrays
+            return VectorArray.zeros(0, rows.shape[1], dtype=rows.dtype)
         return VectorArray.from_numpy(rows, copy=False)
     if kind == "pymor":
         return extra.from_numpy(rows.T)  # pyMOR keeps vectors as columns

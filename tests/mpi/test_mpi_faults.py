@@ -1,0 +1,72 @@
+"""Faults under mpiexec (issue 5): exceptions, unpicklable arguments, lost ranks.
+
+A rank that dies must make rank 0 fail instead of hang. Two cases:
+
+* MPICH's ``mpiexec`` (hydra) by default ends the whole job when a rank
+  exits before ``MPI_Finalize``: rank 0 is killed and the job's status is
+  not 0. The test checks that the job ends, fast, with a failing status.
+* Under ``mpiexec -disable-auto-cleanup`` (or a launcher that leaves the
+  other ranks running) rank 0 raises ``WorkerLostError``: within 0.2 s when
+  the dead rank was on the same host (its pid is gone), otherwise after
+  ``SCATTERPOOL_MPI_TIMEOUT`` seconds (default 60) without a sign of life.
+  The launcher then ends the job with ``MPI_Abort``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mpi_launch import launch, require_mpi, script
+
+require_mpi()
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_script_functions_exceptions_and_unpicklable_arguments(ranks):
+    r = launch(ranks, [script("script_functions.py")], timeout=120)
+    assert r.returncode == 0, r.explain()
+    lines = dict(line.split(" ", 1) for line in r.stdout.splitlines() if " " in line)
+    for check in ("FUNCTION", "NESTED", "CLOSURE", "MAP", "CLASS", "RAISED", "TRACEBACK", "UNPICKLABLE",
+                  "STILL_SERVING", "GLOBAL_ARRAY_UNCHANGED"):
+        assert lines.get(check) == "True", f"{check}\n{r.explain()}"
+
+
+def test_dead_rank_ends_the_job_under_default_mpiexec():
+    r = launch(3, [script("lost_rank.py"), "exit"], timeout=60)
+    assert r.returncode != 0, r.explain()
+    assert "READY 3" in r.stdout, r.explain()
+    assert r.seconds < 30, r.explain()
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_dead_rank_raises_on_rank_0_when_the_job_goes_on(ranks):
+    r = launch(ranks, [script("lost_rank.py"), "exit"], timeout=60, mpiexec_flags=["-disable-auto-cleanup"])
+    assert "LOST after" in r.stdout, r.explain()
+    assert "process" in r.stdout and "has ended" in r.stdout, r.explain()
+    assert "REFUSED: WorkerLostError" in r.stdout, r.explain()
+    assert "END" in r.stdout, r.explain()
+    assert r.returncode != 0, r.explain()  # MPI_Abort: MPI cannot finish without the lost rank
+    seconds = float(r.stdout.split("LOST after ")[1].split(" s")[0])
+    assert seconds < 5, r.explain()
+
+
+def test_dead_rank_found_by_the_timeout_when_its_pid_cannot_be_watched():
+    r = launch(
+        2,
+        [script("lost_rank.py"), "exit"],
+        timeout=90,
+        mpiexec_flags=["-disable-auto-cleanup"],
+        SCATTERPOOL_MPI_WATCH_PIDS="0",
+        SCATTERPOOL_MPI_TIMEOUT="3",
+    )
+    assert "LOST after" in r.stdout and "no sign of life" in r.stdout, r.explain()
+    seconds = float(r.stdout.split("LOST after ")[1].split(" s")[0])
+    assert 2.5 < seconds < 20, r.explain()
+    assert r.returncode != 0, r.explain()
+
+
+def test_slow_but_alive_rank_is_not_lost():
+    r = launch(2, [script("lost_rank.py"), "slow"], timeout=90, SCATTERPOOL_MPI_WATCH_PIDS="0",
+               SCATTERPOOL_MPI_TIMEOUT="2")
+    assert r.returncode == 0, r.explain()
+    assert "SLOW done" in r.stdout and "LOST" not in r.stdout, r.explain()
