@@ -236,7 +236,14 @@ void register_vector_array(py::module_& m) {
                  return U.take(s.indices);
              })
         .def("__delitem__",
-             [](VectorArray& U, const py::handle& key) { U.remove_rows(selected_indices(select(U, key))); })
+             [](VectorArray& U, const py::handle& key) {
+                 const Selection s = select(U, key);
+                 if (s.view && s.step == 1) {
+                     U.remove_range(s.begin, s.end);  // del U[:] costs nothing, whatever the size
+                 } else {
+                     U.remove_rows(selected_indices(s));
+                 }
+             })
         .def(
             "append",
             [](VectorArray& U, VectorArray& other, bool remove_from_other) {

@@ -233,6 +233,27 @@ void VectorArray::remove_rows(const std::vector<std::size_t>& indices) {
     *this = take(keep);
 }
 
+void VectorArray::remove_range(std::size_t begin, std::size_t end) {
+    if (begin > end || end > len_) {
+        throw std::out_of_range("VectorArray::remove_range: [" + std::to_string(begin) + ", " +
+                                std::to_string(end) + ") is not within 0.." + std::to_string(len_));
+    }
+    if (begin == end) {
+        return;
+    }
+    if (begin == 0 && end == len_) {
+        clear();
+    } else if (begin == 0) {
+        *this = rows(end, len_);
+    } else if (end == len_) {
+        *this = rows(0, begin);
+    } else {
+        VectorArray rest = rows(0, begin).copy();
+        rest.append(rows(end, len_));
+        *this = std::move(rest);
+    }
+}
+
 void VectorArray::clear() noexcept {
     owner_.reset();
     data_ = nullptr;

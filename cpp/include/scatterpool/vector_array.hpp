@@ -104,6 +104,11 @@ public:
     /// @throws std::out_of_range for an index >= len.
     void remove_rows(const std::vector<std::size_t>& indices);
 
+    /// @brief Removes rows [begin, end). Removing a prefix, a suffix or all
+    /// rows narrows the window without copying; a middle range copies the rest.
+    /// @throws std::out_of_range if begin > end or end > len.
+    void remove_range(std::size_t begin, std::size_t end);
+
     /// @brief Makes the array empty and lets go of its buffer.
     void clear() noexcept;
 
