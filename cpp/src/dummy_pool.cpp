@@ -17,6 +17,9 @@ void DummyPool::run_one(std::size_t worker, Task task, Poll poll) {
 }
 
 void DummyPool::close() {
+    if (in_task()) {
+        throw ReentrantCallError("a pool cannot be closed from inside one of its own tasks");
+    }
     if (!closed()) {
         mark_closed();
         registry()->clear();
