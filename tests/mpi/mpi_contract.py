@@ -676,3 +676,17 @@ def test_sys_path_follows_rank_0(pool, K, tmp_path):
 def test_weakref_to_pool_objects(pool):
     # a pool can be weakly referenced (pyMOR keeps weak references to pools)
     assert weakref.ref(pool)() is pool
+
+
+def test_pymor_immutable_object_is_sent_once(pool, K):
+    pytest.importorskip("pymor", reason="pyMOR is not installed")
+    from pymor.vectorarrays.numpy import NumpyVectorSpace
+
+    space = NumpyVectorSpace(5)  # an ImmutableObject, with a string uid
+    r1 = pool.push(space)
+    r2 = pool.push(space)
+    assert pool._registry_size() == 1 and worker_sizes(pool) == [1] * K
+    assert pool.apply(lambda a, b, c: (a is b, b is c, a.dim), space, b=r1, c=r2) == [(True, True, 5)] * K
+    r1.remove()
+    r2.remove()
+    assert_empty(pool)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _context, _core
 from .._core import InvalidRemoteObjectError, PoolClosedError, ReentrantCallError, RemoteObject, VectorArray
-from .._immutable import is_immutable
+from .._immutable import is_immutable, shared_key
 from . import _runtime
 from ._serial import FunctionCache, SendError, add_note, describe_unpicklable, dumps, loads, unpack_exception
 from ._worker import mpi_type, run_call
@@ -132,21 +132,9 @@ class _Link:
         self.client = client
         self.uid = uid
         self.pending: list[list[int]] = [[] for _ in range(size)]
-        self.shared_ids: dict[Any, int] = {}  # immutable uid -> object id
-        self.shared_uids: dict[int, Any] = {}  # object id -> immutable uid
-        self.keys: dict[Any, int] = {}  # immutable uid -> registry key (for uids that are not ints)
-        self.next_key = 1 << 62
+        self.shared_ids: dict[str, int] = {}  # registry key of an immutable -> object id
+        self.shared_keys: dict[int, str] = {}  # object id -> registry key
         self.open = True
-
-    def key(self, uid: Any) -> int:
-        if isinstance(uid, int) and not isinstance(uid, bool) and 0 <= uid < (1 << 62):
-            return uid
-        k = self.keys.get(uid)
-        if k is None:
-            k = self.next_key
-            self.next_key += 1
-            self.keys[uid] = k
-        return k
 
     def take(self, w: int) -> tuple[int, ...]:
         ids = self.pending[w]
@@ -156,10 +144,9 @@ class _Link:
         return tuple(ids)
 
     def erased(self, oid: int) -> None:
-        uid = self.shared_uids.pop(oid, None)
-        if uid is not None:
-            self.shared_ids.pop(uid, None)
-            self.keys.pop(uid, None)
+        key = self.shared_keys.pop(oid, None)
+        if key is not None:
+            self.shared_ids.pop(key, None)
         if not self.open:
             return
         for w in range(1, len(self.pending)):
@@ -596,9 +583,9 @@ class MPIPool:
         with self._command("push"):
             link = self._link
             shared = is_immutable(obj)
-            key = 0
+            key = ""
             if shared:
-                key = link.key(obj.uid)
+                key = shared_key(obj)
                 handle = self._registry.acquire_shared(key)
                 if handle is not None:
                     return handle
@@ -635,10 +622,10 @@ class MPIPool:
                 raise
             return handle
 
-    def _put_shared(self, key: int, obj: Any) -> RemoteObject:
+    def _put_shared(self, key: str, obj: Any) -> RemoteObject:
         handle = self._registry.put_shared(key, obj)
-        self._link.shared_ids[obj.uid] = handle.id
-        self._link.shared_uids[handle.id] = obj.uid
+        self._link.shared_ids[key] = handle.id
+        self._link.shared_keys[handle.id] = key
         return handle
 
     @staticmethod
@@ -803,7 +790,7 @@ class MPIPool:
         if shared_ids and args:
             for i, a in enumerate(args):
                 if is_immutable(a):
-                    oid = shared_ids.get(a.uid)
+                    oid = shared_ids.get(shared_key(a))
                     if oid is not None:
                         pos_refs.append((i, oid))
             if pos_refs:
@@ -818,7 +805,7 @@ class MPIPool:
                     self._check_handle(v)
                     kw_refs.append((k, v.id))
                 elif shared_ids and is_immutable(v):
-                    oid = shared_ids.get(v.uid)
+                    oid = shared_ids.get(shared_key(v))
                     if oid is not None:
                         kw_refs.append((k, oid))
             if kw_refs:
