@@ -443,15 +443,15 @@ PyObject* pool_map(PyObject* self, PyObject* const* args, Py_ssize_t nargsf, PyO
 PyMethodDef g_methods[] = {
     {"apply", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(pool_apply)),
      METH_FASTCALL | METH_KEYWORDS,
-     "apply(function, *args, **kwargs) -> list\n--\n\n"
+     "apply($self, function, /, *args, **kwargs)\n--\n\n"
      "Runs function(*args, **kwargs) once on every worker and returns the results in worker order.\n"
      "A RemoteObject keyword argument arrives as that worker's object."},
     {"apply_only", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(pool_apply_only)),
      METH_FASTCALL | METH_KEYWORDS,
-     "apply_only(function, worker, *args, **kwargs)\n--\n\n"
+     "apply_only($self, function, worker, /, *args, **kwargs)\n--\n\n"
      "Runs function(*args, **kwargs) on one worker and returns its result."},
     {"map", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(pool_map)), METH_FASTCALL | METH_KEYWORDS,
-     "map(function, *sequences, **kwargs) -> list\n--\n\n"
+     "map($self, function, /, *sequences, **kwargs)\n--\n\n"
      "function(*items, **kwargs) for the items of the sequences taken together (equal lengths), split\n"
      "evenly into one chunk per worker; returns the results in the order of the input."},
     {nullptr, nullptr, 0, nullptr},

@@ -84,12 +84,12 @@ PyObject* pool_scatter_list(PyObject* self, PyObject* sequence) {
 
 PyMethodDef g_methods[] = {
     {"push", pool_push, METH_O,
-     "push(obj) -> RemoteObject\n--\n\n"
+     "push($self, obj, /)\n--\n\n"
      "Gives every worker its own deep copy of obj. An immutable object (scatterpool.Immutable,\n"
      "pyMOR's ImmutableObject) is not copied and is sent once: pushing it again returns another\n"
      "counted handle to the object already there."},
     {"scatter_list", pool_scatter_list, METH_O,
-     "scatter_list(l) -> RemoteObject\n--\n\n"
+     "scatter_list($self, l, /)\n--\n\n"
      "Gives worker i the list l[offsets[i]:offsets[i + 1]], offsets = even_split(len(l), len(pool))."},
     {nullptr, nullptr, 0, nullptr},
 };

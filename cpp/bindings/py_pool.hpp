@@ -18,6 +18,19 @@ struct PyPool {
     std::unique_ptr<Pool> pool;
     ThreadPool* threads = nullptr;  // pool, when it is a ThreadPool
     std::shared_ptr<CallState> interrupted;
+
+    PyPool() = default;
+    PyPool(const PyPool&) = delete;
+    PyPool& operator=(const PyPool&) = delete;
+    // The Python layer closes pools before they go; if one was not, join its
+    // threads with the GIL released (a thread that ran Python takes the GIL
+    // to end), then drop the state of an interrupted call.
+    ~PyPool() {
+        if (pool && !pool->closed()) {
+            ReleaseGil released;
+            pool->close();
+        }
+    }
 };
 
 /// The PyPool behind a Python pool object.
