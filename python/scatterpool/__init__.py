@@ -57,7 +57,10 @@ __all__ = [
 
 
 def get_include() -> str:
-    """The folder with scatterpool's C++ headers and Cython ``.pxd`` files."""
+    """The folder with scatterpool's C++ headers (``<scatterpool/scatterpool.hpp>``).
+
+    Cython finds ``cimport scatterpool`` (``scatterpool/__init__.pxd``) through ``sys.path``.
+    """
     return _os.path.join(_os.path.dirname(__file__), "include")
 
 
