@@ -86,7 +86,7 @@ def _main_array():
     return getattr(sys.modules["__main__"], "_A", None)
 
 
-def raw_scatter_role(n, reps, fresh):
+def raw_scatter_role(n, reps, fresh, warm=True):
     """All ranks: raw mpi4py Scatterv of rows 0..n of A (rank 0) into each rank's buffer."""
     from mpi4py import MPI
 
@@ -98,14 +98,14 @@ def raw_scatter_role(n, reps, fresh):
     sendbuf = [A, counts, displs, MPI.DOUBLE] if rank == 0 else None
     recv = np.empty(counts[rank] // DIM * DIM)
     times = []
-    for i in range(reps + 1):
+    for i in range(reps + warm):
         if fresh:
             recv = np.empty(counts[rank] // DIM * DIM)
         comm.Barrier()
         t0 = time.perf_counter()
         comm.Scatterv(sendbuf, recv, root=0)
         comm.Barrier()
-        if i:
+        if i or not warm:
             times.append(time.perf_counter() - t0)
     total = comm.reduce(float(recv.sum()), root=0)
     ok = bool(np.isclose(total, A.sum())) if rank == 0 else None
@@ -139,14 +139,14 @@ def raw_small_role(k, loops):
     rank = comm.Get_rank()
     cmd = {"op": "apply", "args": (), "kwargs": {}}
     per_call = []
-    for loop in range(loops + 1):
+    for loop in range(max(1, loops + (loops > 0))):  # loops=0: one loop, no warm-up
         comm.Barrier()
         t0 = time.perf_counter()
         for _ in range(k):
             c = comm.bcast(cmd if rank == 0 else None, root=0)
             r = noop(c)
             comm.gather(r, root=0)
-        if loop:
+        if loop or loops == 0:
             per_call.append((time.perf_counter() - t0) / k)
     return per_call
 
@@ -244,21 +244,22 @@ def pymor_role(sizes, reps_of, small_k, map_k, loops, check):
 # rank 0: our pool                                                             #
 # --------------------------------------------------------------------------- #
 def loop_on(fn, k, loops):
+    """Per-call times of ``loops`` loops of ``k`` calls, after one warm-up loop (none with loops=0)."""
     per = []
-    for i in range(loops + 1):
+    for i in range(max(1, loops + (loops > 0))):
         t0 = time.perf_counter()
         for _ in range(k):
             fn()
-        if i:
+        if i or loops == 0:
             per.append((time.perf_counter() - t0) / k)
     return per
 
 
-def ours_scatter(pool, n, reps, copy, check):
+def ours_scatter(pool, n, reps, copy, check, warm=True):
     A = _main_array()[:n]
     times = []
     ok = True
-    for i in range(reps + 1):
+    for i in range(reps + warm):
         gc.collect()
         t0 = time.perf_counter()
         R = pool.scatter_array(A, copy=copy)
@@ -270,45 +271,46 @@ def ours_scatter(pool, n, reps, copy, check):
             ok = ok and bool(np.isclose(sum(g[1] for g in got), A.sum()))
         R.remove()
         del R
-        if i:
+        if i or not warm:
             times.append(t)
     return times, ok
 
 
 def ours_small(pool, k, map_k, loops):
-    out = {}
-    out["apply(f)"] = loop_on(lambda: pool.apply(noop), k, loops)
-    out["apply(os.getpid)"] = loop_on(lambda: pool.apply(os.getpid), k, loops)
-    last = len(pool) - 1
-    out["apply_only(f, last)"] = loop_on(lambda: pool.apply_only(noop, last), k, loops)
-    out["map(f, 1000 items)"] = loop_on(lambda: pool.map(ident, range(1000)), map_k, loops)
+    """Our small calls, each loop right after a loop of the raw round trip (interleaved: fair under noise)."""
+    out: dict[str, list[float]] = {}
     items = list(range(1000))
-    out["map(f, list of 1000)"] = loop_on(lambda: pool.map(ident, items), map_k, loops)
+    last = len(pool) - 1
 
     def push_loop():
-        per = []
-        for i in range(loops + 1):
-            t0 = time.perf_counter()
-            rs = [pool.push({"a": 1, "b": 2.0}) for _ in range(k)]
-            pool.apply(noop)
-            if i:
-                per.append((time.perf_counter() - t0) / k)
-            del rs
-        return per
-
-    out["push(small dict)"] = push_loop()
+        t0 = time.perf_counter()
+        rs = [pool.push({"a": 1, "b": 2.0}) for _ in range(k)]
+        pool.apply(noop)
+        t = (time.perf_counter() - t0) / k
+        del rs
+        return t
 
     def scatter_list_loop():
-        per = []
-        for i in range(loops + 1):
-            t0 = time.perf_counter()
-            for _ in range(map_k):
-                pool.scatter_list(items).remove()
-            if i:
-                per.append((time.perf_counter() - t0) / map_k)
-        return per
+        t0 = time.perf_counter()
+        for _ in range(map_k):
+            pool.scatter_list(items).remove()
+        return (time.perf_counter() - t0) / map_k
 
-    out["scatter_list(1000 items)"] = scatter_list_loop()
+    rows = {
+        "raw bcast+f+gather": lambda: pool.apply(raw_small_role, k, 0)[0][0],
+        "MPIPool.apply(f)": lambda: loop_on(lambda: pool.apply(noop), k, 0)[0],
+        "MPIPool.apply(os.getpid)": lambda: loop_on(lambda: pool.apply(os.getpid), k, 0)[0],
+        "MPIPool.apply_only(f, last)": lambda: loop_on(lambda: pool.apply_only(noop, last), k, 0)[0],
+        "MPIPool.map(f, 1000 items)": lambda: loop_on(lambda: pool.map(ident, range(1000)), map_k, 0)[0],
+        "MPIPool.map(f, list of 1000)": lambda: loop_on(lambda: pool.map(ident, items), map_k, 0)[0],
+        "MPIPool.push(small dict)": push_loop,
+        "MPIPool.scatter_list(1000 items)": scatter_list_loop,
+    }
+    for name, fn in rows.items():  # warm-up
+        fn()
+    for _ in range(loops):
+        for name, fn in rows.items():
+            out.setdefault(name, []).append(fn())
     return out
 
 
@@ -407,21 +409,26 @@ def main() -> int:
             reps = reps_of[mb]
             print(f"... round {r + 1}: scatter {mb} MB", file=sys.stderr, flush=True)
             row = res["scatter"][mb] = {}
-            times, ok = pool.apply(raw_scatter_role, n, reps, False)[0]
-            row["raw Scatterv (reused buffer)"] = times
+            # warm-up, and the correctness checks (outside the timed calls)
+            times, ok = pool.apply(raw_scatter_role, n, 1, False)[0]
             checks.append((f"raw Scatterv {mb} MB", ok))
-            row["raw Scatterv (fresh buffer)"] = pool.apply(raw_scatter_role, n, reps, True)[0][0]
-            row["raw pickle scatter"] = pool.apply(raw_pickle_scatter_role, n, reps)[0]
-            times, ok = ours_scatter(pool, n, reps, True, r == 0)
-            row["MPIPool.scatter_array"] = times
-            checks.append((f"scatter_array {mb} MB", ok))
-            times, ok = ours_scatter(pool, n, reps, False, r == 0)
-            row["MPIPool.scatter_array(copy=False)"] = times
-            checks.append((f"scatter_array(copy=False) {mb} MB", ok))
+            for copy in (True, False):
+                times, ok = ours_scatter(pool, n, 1, copy, r == 0)
+                checks.append((f"scatter_array(copy={copy}) {mb} MB", ok))
+            # the timed calls, interleaved: each tool gets the same share of the noise
+            names = ("raw Scatterv (reused buffer)", "raw Scatterv (fresh buffer)", "MPIPool.scatter_array",
+                     "MPIPool.scatter_array(copy=False)")
+            for name in names:
+                row[name] = []
+            for _ in range(reps):
+                row[names[0]] += pool.apply(raw_scatter_role, n, 1, False, False)[0][0]
+                row[names[1]] += pool.apply(raw_scatter_role, n, 1, True, False)[0][0]
+                row[names[2]] += ours_scatter(pool, n, 1, True, False, False)[0]
+                row[names[3]] += ours_scatter(pool, n, 1, False, False, False)[0]
+            row["raw pickle scatter"] = pool.apply(raw_pickle_scatter_role, n, min(reps, 3))[0]
             gc.collect()
         print(f"... round {r + 1}: small calls", file=sys.stderr, flush=True)
-        res["small"]["raw bcast+f+gather"] = pool.apply(raw_small_role, small_k, loops)[0]
-        res["small"].update({"MPIPool." + k: v for k, v in ours_small(pool, small_k, map_k, loops).items()})
+        res["small"].update(ours_small(pool, small_k, map_k, loops))
         if have_pymor:
             print(f"... round {r + 1}: pyMOR", file=sys.stderr, flush=True)
             out = pool.apply(pymor_role, sizes, reps_of, small_k, map_k, loops, r == 0)[0]

@@ -20,6 +20,7 @@ __all__ = ["MPIPool"]
 
 _DTYPES = ("float32", "float64", "complex64", "complex128")
 _CALL_NAMES = {"apply": "apply", "only": "apply_only", "map": "map"}
+_SMALL = 1 << 14  # bytes: a message MPI sends eagerly
 
 
 # --------------------------------------------------------------------------- #
@@ -388,6 +389,7 @@ class MPIPool:
         self._registry = _core.Registry(1)
         self.registry = self._registry
         self._uid = self._registry.uid
+        self._scope0 = _core.worker_scope(self._uid, 0)  # entered and left by every call (one at a time)
         self._client = client = _get_client(rt)
         self._link = link = _Link(client, self._uid, rt.size)
         _context.register_seed(self._uid, seed)
@@ -653,19 +655,40 @@ class MPIPool:
             n, dim = A.shape
             K = self._size
             offsets = _core.even_split(n, K)
-            own = _rows_of(kind, U, A, offsets[0], offsets[1], copy)
+            fill: tuple[np.ndarray, np.ndarray] | None = None
+            if copy and kind != "pymor":
+                # rank 0's copy is made while the other rows are on their way
+                mine = np.empty((offsets[1], dim), dtype=A.dtype)
+                fill = (mine, A[: offsets[1]])
+                if kind == "va":
+                    own: Any = VectorArray.from_numpy(mine, copy=False) if len(mine) else U[0:0].copy()
+                else:
+                    own = mine
+            else:
+                own = _rows_of(kind, U, A, offsets[0], offsets[1], copy)
             handle = self._registry.put([own])
-            if K > 1:
-                try:
-                    self._scatter_rows(handle.id, kind, A, dim, offsets, extra)
-                except BaseException:
-                    handle.remove()
-                    raise
+            try:
+                if K > 1:
+                    self._scatter_rows(handle.id, kind, A, dim, offsets, extra, fill)
+                elif fill is not None:
+                    np.copyto(*fill)
+            except BaseException:
+                handle.remove()
+                raise
             if not copy and kind != "np":
                 del U[:]
             return handle
 
-    def _scatter_rows(self, oid: int, kind: str, A: np.ndarray, dim: int, offsets: list[int], extra: Any) -> None:
+    def _scatter_rows(
+        self,
+        oid: int,
+        kind: str,
+        A: np.ndarray,
+        dim: int,
+        offsets: list[int],
+        extra: Any,
+        fill: tuple[np.ndarray, np.ndarray] | None,
+    ) -> None:
         rt = self._rt
         MPI = rt.MPI
         K = self._size
@@ -679,6 +702,16 @@ class MPIPool:
             with rt.defer_interrupt:
                 reqs = rt.send(msgs)
                 reqs.append(rt.comm.Iscatterv(sendbuf, MPI.IN_PLACE, root=0))
+            if fill is not None:
+                # copy rank 0's rows in slices of about 4 MB, keeping the transfer going in between
+                dst, src = fill
+                step = max(1, (4 << 20) // max(1, dim * A.dtype.itemsize))
+                Testall = MPI.Request.Testall
+                done = False
+                for start in range(0, len(dst), step):
+                    np.copyto(dst[start : start + step], src[start : start + step])
+                    if not done:
+                        done = Testall(reqs)
             self._complete(reqs, ranks, "scatter_array")
         finally:
             if rowtype is not None and not rt.unfinished:
@@ -868,15 +901,19 @@ class MPIPool:
 
             seq = rt.next_seq()
             msgs = self._client.messages(self._link, seq, "call", targets, body)
-            with rt.defer_interrupt:
+            if max(map(len, msgs.values())) < _SMALL:
+                # small messages are copied out by MPI at once: an interrupt cannot leave one half sent
                 reqs = rt.send(msgs)
+            else:
+                with rt.defer_interrupt:
+                    reqs = rt.send(msgs)
         elif not callable(f):
             raise TypeError(f"the function to run must be callable, got {type(f).__name__}")
 
         local: tuple[bool, Any] | None = None
         if run_local:
             try:
-                with _core.worker_scope(self._uid, 0):
+                with self._scope0:
                     local = (True, run_call(f, mode, local_args, local_kwargs, local_chunk))
             except KeyboardInterrupt:
                 if reqs:

@@ -15,6 +15,7 @@ result or, when ``ok`` is false, the packed exception.
 from __future__ import annotations
 
 import pickle
+import signal
 import sys
 import time
 import traceback
@@ -33,11 +34,12 @@ _DTYPES = {"float32", "float64", "complex64", "complex128"}
 
 
 class _Pool:
-    __slots__ = ("uid", "registry")
+    __slots__ = ("uid", "registry", "scope")
 
-    def __init__(self, uid: int) -> None:
+    def __init__(self, uid: int, rank: int) -> None:
         self.uid = uid
         self.registry = _core.Registry(1)
+        self.scope = _core.worker_scope(uid, rank)  # entered and left by every call
 
 
 def mpi_type(MPI: Any, dtype: np.dtype) -> Any:
@@ -73,6 +75,7 @@ class WorkerState:
         self.rt = rt
         self.pools: dict[int, _Pool] = {}
         self.functions = FunctionStore()
+        self.ops = {name[3:]: getattr(self, name) for name in dir(self) if name.startswith("op_")}
 
     def handle(self, buf: bytearray) -> bool:
         """Runs one command; False when the loop should end."""
@@ -90,7 +93,7 @@ class WorkerState:
         if op == "remove":
             return True
         try:
-            value = getattr(self, "op_" + op)(pool_uid, pool, *body)
+            value = self.ops[op](pool_uid, pool, *body)
             reply = (True, value)
         except BaseException as error:  # everything goes back to rank 0, even SystemExit
             reply = (False, pack_exception(error))
@@ -120,7 +123,7 @@ class WorkerState:
         return pool
 
     def op_open(self, uid: int, pool: _Pool | None, seed: int) -> None:
-        self.pools[uid] = _Pool(uid)
+        self.pools[uid] = _Pool(uid, self.rt.rank)
         _context.register_seed(uid, seed)
 
     def op_close(self, uid: int, pool: _Pool | None) -> None:
@@ -181,13 +184,19 @@ class WorkerState:
         for name, oid in kw_refs:
             kwargs[name] = p.registry.get(0, oid)
         chunk = loads(chunk_data) if chunk_data is not None else None
-        with _core.worker_scope(uid, self.rt.rank):
+        with p.scope:
             return run_call(f, mode, args, kwargs, chunk)
 
 
 def serve(rt: _runtime.Runtime) -> int:
     """Serves rank 0 until it says quit; returns the process's exit status."""
     state = WorkerState(rt)
+    # Ctrl-C reaches every rank under mpiexec; rank 0 decides what happens
+    # (the script stops, the launcher tells the workers to stop).
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # pragma: no cover - not the main thread
+        pass
     heartbeat = _runtime.Heartbeat(rt)
     try:
         while True:
