@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import os
+import pickle
 import sys
 import threading
 import traceback
@@ -690,3 +691,12 @@ def test_pymor_immutable_object_is_sent_once(pool, K):
     r1.remove()
     r2.remove()
     assert_empty(pool)
+
+
+def test_push_big_pickle_goes_by_broadcast(pool, K):
+    big = {"rows": [list(range(1000, 1100)) for _ in range(5000)], "box": Box([1])}  # a pickle of more than 1 MB
+    assert len(pickle.dumps(big)) > (1 << 20)
+    ro = pool.push(big)
+    got = pool.apply(lambda d: (len(d["rows"]), sum(d["rows"][-1]), d["box"].items), d=ro)
+    assert got == [(5000, sum(range(1000, 1100)), [1])] * K
+    ro.remove()

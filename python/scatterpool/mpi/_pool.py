@@ -21,6 +21,7 @@ __all__ = ["MPIPool"]
 _DTYPES = ("float32", "float64", "complex64", "complex128")
 _CALL_NAMES = {"apply": "apply", "only": "apply_only", "map": "map"}
 _SMALL = 1 << 14  # bytes: a message MPI sends eagerly
+_BROADCAST = 1 << 20  # bytes: a pushed pickle at least this big goes by Ibcast
 
 
 # --------------------------------------------------------------------------- #
@@ -606,17 +607,23 @@ class MPIPool:
                 local = loads(data, buffers=[bytearray(b.raw()) for b in buffers])
                 handle = self._registry.put([local])
             oid = handle.id
-            sizes = [b.raw().nbytes for b in buffers]
+            # large pickles go by Ibcast too (a tree, not one message per rank from rank 0)
+            raws: list[Any] = [b.raw() for b in buffers]
+            inline: bytes | None = data
+            if len(data) >= _BROADCAST:
+                raws.insert(0, data)
+                inline = None
+            sizes = [r.nbytes if isinstance(r, memoryview) else len(r) for r in raws]
             rt = self._rt
             ranks = list(range(1, self._size))
             seq = rt.next_seq()
-            body = (oid, data, sizes)
+            body = (oid, inline, sizes)
             msgs = self._client.messages(link, seq, "push", ranks, lambda w: body)
             MPI = rt.MPI
             try:
                 with rt.defer_interrupt:
                     reqs = rt.send(msgs)
-                    reqs += [rt.comm.Ibcast([b.raw(), MPI.BYTE], root=0) for b in buffers]
+                    reqs += [rt.comm.Ibcast([r, MPI.BYTE], root=0) for r in raws]
                 self._complete(reqs, ranks, "push")
                 self._results(rt.collect(ranks, seq, "push"), None)
             except BaseException:

@@ -135,12 +135,14 @@ class WorkerState:
     def op_sizes(self, uid: int, pool: _Pool | None) -> int:
         return len(self._pool(pool, uid).registry)
 
-    def op_push(self, uid: int, pool: _Pool | None, oid: int, data: bytes, sizes: list[int]) -> None:
+    def op_push(self, uid: int, pool: _Pool | None, oid: int, data: bytes | None, sizes: list[int]) -> None:
         MPI = self.rt.MPI
-        buffers = [np.empty(n, np.uint8) for n in sizes]
+        buffers: list[Any] = [np.empty(n, np.uint8) for n in sizes]
         if buffers:
             reqs = [self.rt.comm.Ibcast([b, MPI.BYTE], root=0) for b in buffers]
             self.rt.wait_local(reqs)
+        if data is None:  # a big pickle came by Ibcast too, first
+            data, buffers = buffers[0], buffers[1:]
         obj = loads(data, buffers=buffers)
         self._pool(pool, uid).registry.put_at(oid, [obj])
 
