@@ -39,38 +39,54 @@ class _Client:
         self.path: tuple[str, ...] | None = None
         self.path_version = 0
         self.path_known = [0] * rt.size
+        self.path_everywhere = False
         self.deferred_close: list[_Link] = []
         self.has_pending = False  # removals not sent yet
 
-    def refresh_path(self) -> None:
+    def refresh_path(self) -> bool:
+        """Notes a change of ``sys.path``; True when every rank has the current one."""
         current = tuple(sys.path)
         if current != self.path:
             self.path = current
             self.path_version += 1
+            self.path_everywhere = False
+        return self.path_everywhere
 
     def path_for(self, w: int) -> list[str] | None:
         if self.path_known[w] == self.path_version:
             return None
         self.path_known[w] = self.path_version
+        if all(v == self.path_version for v in self.path_known[1:]):
+            self.path_everywhere = True
         return list(self.path or ())
 
     def messages(
-        self, link: "_Link | None", seq: int, op: str, ranks: Sequence[int], body: Callable[[int], tuple[Any, ...]]
+        self,
+        link: "_Link | None",
+        seq: int,
+        op: str,
+        ranks: Sequence[int],
+        body: Callable[[int], tuple[Any, ...]] | tuple[Any, ...],
     ) -> dict[int, bytes]:
-        """One message per rank; ranks with the same contents share one pickle."""
-        self.refresh_path()
+        """One message per rank; ranks with the same contents share one pickle.
+
+        ``body`` is the same tuple for every rank, or a function of the rank.
+        """
+        uid = link.uid if link is not None else 0
+        if self.refresh_path() and not self.has_pending and not self.functions.dropped and type(body) is tuple:
+            data = pickle.dumps((seq, op, uid, (), (), None, *body), 5)
+            return dict.fromkeys(ranks, data)
         out: dict[int, bytes] = {}
         shared: dict[Any, bytes] = {}
         for w in ranks:
             removals = link.take(w) if link is not None else ()
             dropped = tuple(self.functions.take_dropped(w))
             path = self.path_for(w)
-            b = body(w)
+            b = body if type(body) is tuple else body(w)
             key = (removals, dropped, path is not None, id(b))
             data = shared.get(key)
             if data is None:
-                uid = link.uid if link is not None else 0
-                data = pickle.dumps((seq, op, uid, removals, list(dropped), path, *b), 5)
+                data = pickle.dumps((seq, op, uid, removals, dropped, path, *b), 5)
                 shared[key] = data
             out[w] = data
         return out
@@ -868,7 +884,8 @@ class MPIPool:
 
         seq = 0
         reqs: list[Any] = []
-        fspecs: dict[int, tuple[Any, ...]] = {}
+        spec_all: tuple[Any, ...] | None = None  # what every target gets for f, if the same
+        fspecs: dict[int, tuple[Any, ...]] = {}  # else, per target
         if targets:
             args_data = None
             if plain_args or plain_kwargs:
@@ -887,24 +904,24 @@ class MPIPool:
             functions = self._client.functions
             entry = functions.entry(f)
             if entry is None:
-                full = (None, functions._pickle(f))
-                for w in targets:
-                    fspecs[w] = full
+                spec_all = (None, functions._pickle(f))
+            elif entry.holders.issuperset(targets):
+                spec_all = (entry.fid,)
             else:
-                for w in targets:
-                    fspecs[w] = functions.spec(f, w, entry)
+                fspecs = {w: functions.spec(f, w, entry) for w in targets}
             prefs = tuple(pos_refs)
             krefs = tuple(kw_refs)
-            bodies: dict[int, tuple[Any, ...]] = {}
+            body: Any
+            if seqs is not None:
+                def body(w: int) -> tuple[Any, ...]:
+                    return (mode, spec_all or fspecs[w], args_data, prefs, krefs, chunks[w])
+            elif spec_all is not None:
+                body = (mode, spec_all, args_data, prefs, krefs, None)
+            else:
+                bodies = {len(spec): (mode, spec, args_data, prefs, krefs, None) for spec in fspecs.values()}
 
-            def body(w: int) -> tuple[Any, ...]:
-                spec = fspecs[w]
-                if seqs is not None:
-                    return (mode, spec, args_data, prefs, krefs, chunks[w])
-                b = bodies.get(len(spec))
-                if b is None:
-                    b = bodies[len(spec)] = (mode, spec, args_data, prefs, krefs, None)
-                return b
+                def body(w: int) -> tuple[Any, ...]:
+                    return bodies[len(fspecs[w])]
 
             seq = rt.next_seq()
             msgs = self._client.messages(self._link, seq, "call", targets, body)
@@ -933,7 +950,7 @@ class MPIPool:
             replies = rt.collect(targets, seq, name)
 
             def forget(w: int) -> None:
-                self._client.functions.forget(w, fspecs[w])
+                self._client.functions.forget(w, spec_all or fspecs[w])
 
             values = self._results(replies, local, forget)
         else:

@@ -48,6 +48,7 @@ LIVENESS_PERIOD = 0.2  # seconds between checks of the processes of a wait
 DEFAULT_TIMEOUT = 60.0  # seconds without a sign of life before a rank counts as lost
 DEFAULT_SPIN = 0.02  # seconds a wait polls without sleeping
 MAX_SLEEP = 0.001  # the longest sleep between two polls
+EAGER = 4096  # bytes: messages this small are sent with a plain Send (copied out at once)
 # Polls between two yields of the CPU while spinning. Yielding on every poll
 # hands the CPU to any other busy process for a whole time slice (latency of
 # milliseconds on a loaded machine); never yielding starves the other ranks
@@ -180,10 +181,23 @@ class Runtime:
             raise WorkerLostError(f"the MPI ranks cannot work together any more: {self.broken}")
 
     def send(self, messages: dict[int, bytes]) -> list[Any]:
-        """Starts sending ``messages[w]`` to each rank ``w``; returns the requests."""
+        """Sends ``messages[w]`` to each rank ``w``; returns the requests still running.
+
+        A small message goes eagerly (MPI copies it out before ``Send``
+        returns, dead receiver or not); a large one starts with ``Isend``,
+        and the caller drives it to completion with :meth:`complete`.
+        """
         MPI = self.MPI
+        BYTE = MPI.BYTE
+        send = self.comm.Send
         isend = self.comm.Isend
-        return [isend([data, MPI.BYTE], w, TAG_CMD) for w, data in messages.items()]
+        reqs = []
+        for w, data in messages.items():
+            if len(data) < EAGER:
+                send([data, BYTE], w, TAG_CMD)
+            else:
+                reqs.append(isend([data, BYTE], w, TAG_CMD))
+        return reqs
 
     # ------------------------------------------------------------------ #
     # waits                                                               #
@@ -328,8 +342,10 @@ class Runtime:
 
     def reply(self, data: bytes | bytearray) -> None:
         MPI = self.MPI
-        req = self.comm.Isend([data, MPI.BYTE], 0, TAG_REPLY)
-        self.wait_local([req])
+        if len(data) < EAGER:
+            self.comm.Send([data, MPI.BYTE], 0, TAG_REPLY)
+        else:
+            self.wait_local([self.comm.Isend([data, MPI.BYTE], 0, TAG_REPLY)])
 
     def wait_local(self, requests: list[Any]) -> None:
         """A worker's wait for its part of a transfer (rank 0 watches the others)."""
