@@ -38,9 +38,9 @@ def test_dead_rank_ends_the_job_under_default_mpiexec():
     assert r.seconds < 30, r.explain()
 
 
-@pytest.mark.parametrize("ranks", [2, 3])
-def test_dead_rank_raises_on_rank_0_when_the_job_goes_on(ranks):
-    r = launch(ranks, [script("lost_rank.py"), "exit"], timeout=60, mpiexec_flags=["-disable-auto-cleanup"])
+@pytest.mark.parametrize("ranks,when", [(2, "exit"), (3, "exit"), (3, "idle")])
+def test_dead_rank_raises_on_rank_0_when_the_job_goes_on(ranks, when):
+    r = launch(ranks, [script("lost_rank.py"), when], timeout=60, mpiexec_flags=["-disable-auto-cleanup"])
     assert "LOST after" in r.stdout, r.explain()
     assert "process" in r.stdout and "has ended" in r.stdout, r.explain()
     assert "REFUSED: WorkerLostError" in r.stdout, r.explain()

@@ -1,14 +1,14 @@
 """A worker rank dies (or goes silent) in the middle of a call: rank 0 must fail, not hang.
 
-usage: lost_rank.py exit|slow|gil
+usage: lost_rank.py exit|slow|idle
   exit: the last rank calls os._exit(3) inside apply_only
   slow: the last rank sleeps longer than the timeout, but is alive: no error
-  gil:  the last rank holds the GIL longer than the timeout (looks dead)
+  idle: the last rank dies between two calls; the next call finds out
 """
 
 import os
-import re
 import sys
+import threading
 import time
 
 from scatterpool.mpi import MPIPool, WorkerLostError
@@ -23,8 +23,11 @@ try:
         pool.apply_only(lambda: os._exit(3), last)
     elif mode == "slow":
         print("SLOW", pool.apply_only(lambda: (time.sleep(4.0), "done")[1], last), flush=True)
-    elif mode == "gil":
-        pool.apply_only(lambda: re.match(r"(a+)+$", "a" * 40 + "b"), last)
+    elif mode == "idle":
+        pool.apply_only(lambda: threading.Timer(0.3, os._exit, (3,)).start(), last)
+        time.sleep(1.5)
+        t0 = time.monotonic()
+        pool.apply(lambda: 1)
 except WorkerLostError as error:
     print(f"LOST after {time.monotonic() - t0:.2f} s: {error}", flush=True)
     try:
