@@ -95,7 +95,7 @@ class _Client:
         """Tells the workers about objects removed on rank 0 (no reply)."""
         rt = self.rt
         self.has_pending = False
-        if rt.broken is not None or rt.size == 1:
+        if rt.broken is not None or rt.finished or rt.size == 1:
             return
         for link in list(self.links.values()):
             ranks = [w for w in range(1, rt.size) if link.pending[w]]
@@ -112,7 +112,7 @@ class _Client:
         link.open = False
         self.links.pop(link.uid, None)
         rt = self.rt
-        if rt.broken is not None or rt.size == 1:
+        if rt.broken is not None or rt.finished or rt.size == 1:
             return
         ranks = list(range(1, rt.size))
         seq = rt.next_seq()
@@ -226,6 +226,7 @@ def shutdown() -> None:
         else:
             msgs = {w: pickle.dumps((seq, "quit", 0, (), [], None), 5) for w in ranks}
         reqs = rt.send(msgs)
+        rt.finished = True
         rt.complete(reqs, ranks, "the shutdown")
 
 

@@ -153,6 +153,7 @@ class Runtime:
         self.launched = launched
         self.lock = threading.RLock()  # one command at a time on rank 0
         self.broken: str | None = None  # why the ranks cannot talk any more
+        self.finished = False  # the launcher stopped the worker ranks
         self.timeout = _env_float("SCATTERPOOL_MPI_TIMEOUT", DEFAULT_TIMEOUT)
         self.spin = _env_float("SCATTERPOOL_MPI_SPIN", DEFAULT_SPIN)
         self.threads_ok = MPI.Query_thread() >= MPI.THREAD_MULTIPLE
@@ -177,6 +178,8 @@ class Runtime:
         return self.seq
 
     def check_usable(self) -> None:
+        if self.finished:
+            raise RuntimeError("the script has ended and the MPI worker ranks have stopped")
         if self.broken is not None:
             raise WorkerLostError(f"the MPI ranks cannot work together any more: {self.broken}")
 
