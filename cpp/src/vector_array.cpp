@@ -25,11 +25,11 @@ std::size_t checked_elements(std::size_t len, std::size_t dim, DType dtype) {
 
 VectorArray::VectorArray(std::size_t dim, DType dtype) : dim_(dim), row_stride_(dim), dtype_(dtype) {}
 
-VectorArray VectorArray::uninitialized(std::size_t len, std::size_t dim, DType dtype) {
+VectorArray VectorArray::allocate(std::size_t len, std::size_t dim, DType dtype, bool zero) {
     VectorArray a(dim, dtype);
     const std::size_t n = checked_elements(len, dim, dtype);
     if (n != 0) {
-        a.owner_ = allocate_buffer(n * itemsize(dtype), false);
+        a.owner_ = allocate_buffer(n * itemsize(dtype), zero);
         a.data_ = static_cast<std::byte*>(a.owner_.get());
     }
     a.len_ = len;
@@ -37,17 +37,11 @@ VectorArray VectorArray::uninitialized(std::size_t len, std::size_t dim, DType d
     return a;
 }
 
-VectorArray VectorArray::zeros(std::size_t len, std::size_t dim, DType dtype) {
-    VectorArray a(dim, dtype);
-    const std::size_t n = checked_elements(len, dim, dtype);
-    if (n != 0) {
-        a.owner_ = allocate_buffer(n * itemsize(dtype), true);
-        a.data_ = static_cast<std::byte*>(a.owner_.get());
-    }
-    a.len_ = len;
-    a.capacity_ = len;
-    return a;
+VectorArray VectorArray::uninitialized(std::size_t len, std::size_t dim, DType dtype) {
+    return allocate(len, dim, dtype, false);
 }
+
+VectorArray VectorArray::zeros(std::size_t len, std::size_t dim, DType dtype) { return allocate(len, dim, dtype, true); }
 
 VectorArray VectorArray::wrap(void* data, std::size_t len, std::size_t dim, DType dtype, std::size_t row_stride,
                               std::shared_ptr<void> owner, bool read_only) {

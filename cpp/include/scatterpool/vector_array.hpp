@@ -121,6 +121,7 @@ private:
             throw std::out_of_range("VectorArray: row index out of range");
         }
     }
+    static VectorArray allocate(std::size_t len, std::size_t dim, DType dtype, bool zero);
     void check_compatible(const VectorArray& other) const;
     std::size_t row_bytes() const noexcept { return dim_ * itemsize(dtype_); }
     std::size_t stride_bytes() const noexcept { return row_stride_ * itemsize(dtype_); }
