@@ -36,7 +36,7 @@ class _Client:
         self.in_command = False
         self.links: dict[int, _Link] = {}  # open pools, by uid
         self.pools: "weakref.WeakSet[MPIPool]" = weakref.WeakSet()
-        self.path: tuple[str, ...] | None = None
+        self.path: list[str] | None = None
         self.path_version = 0
         self.path_known = [0] * rt.size
         self.path_everywhere = False
@@ -45,9 +45,8 @@ class _Client:
 
     def refresh_path(self) -> bool:
         """Notes a change of ``sys.path``; True when every rank has the current one."""
-        current = tuple(sys.path)
-        if current != self.path:
-            self.path = current
+        if sys.path != self.path:
+            self.path = list(sys.path)
             self.path_version += 1
             self.path_everywhere = False
         return self.path_everywhere
@@ -514,7 +513,7 @@ class MPIPool:
         with rt.defer_interrupt:
             reqs = rt.send(msgs)
         self._complete(reqs, ranks, what)
-        return self._results(rt.collect(ranks, seq, what), None)
+        return self._check_replies(rt.collect(ranks, seq, what))
 
     def _complete(self, reqs: list[Any], ranks: Sequence[int], what: str) -> None:
         rt = self._rt
@@ -525,30 +524,44 @@ class MPIPool:
                 rt.unfinished.append((reqs, list(ranks)))
             raise
 
-    def _results(
-        self, replies: dict[int, bytes], local: tuple[bool, Any] | None, on_error: Callable[[int], None] | None = None
-    ) -> dict[int, Any]:
-        """The values of the replies; raises the lowest worker's exception, naming the others."""
+    def _results(self, replies: dict[int, bytes], local: tuple[bool, Any] | None) -> dict[int, Any]:
+        """The values of the ranks that succeeded (fewer than the replies when some failed)."""
         values: dict[int, Any] = {}
-        errors: dict[int, BaseException] = {}
-        if local is not None:
-            ok, value = local
-            (values if ok else errors)[0] = value
-        for w in sorted(replies):
-            ok, value = loads(memoryview(replies[w])[8:])
+        if local is not None and local[0]:
+            values[0] = local[1]
+        for w, buf in replies.items():
+            ok, value = loads(memoryview(buf)[8:])
             if ok:
                 values[w] = value
-            else:
-                errors[w] = unpack_exception(value, w)
+        return values
+
+    def _error(
+        self,
+        values: dict[int, Any],
+        replies: dict[int, bytes],
+        local: tuple[bool, Any] | None,
+        on_error: Callable[[int], None] | None = None,
+    ) -> BaseException:
+        """The lowest worker's exception, naming the others in its notes."""
+        errors: dict[int, BaseException] = {}
+        if local is not None and not local[0]:
+            errors[0] = local[1]
+        for w in sorted(replies):
+            if w not in values:
+                errors[w] = unpack_exception(loads(memoryview(replies[w])[8:])[1], w)
                 if on_error is not None:
                     on_error(w)
-        if errors:
-            first = min(errors)
-            error = errors.pop(first)
-            for w in sorted(errors):
-                other = errors[w]
-                add_note(error, f"worker {w} also raised {type(other).__name__}: {other}")
-            raise error
+        first = min(errors)
+        error = errors.pop(first)
+        for w in sorted(errors):
+            other = errors[w]
+            add_note(error, f"worker {w} also raised {type(other).__name__}: {other}")
+        return error
+
+    def _check_replies(self, replies: dict[int, bytes]) -> dict[int, Any]:
+        values = self._results(replies, None)
+        if len(values) < len(replies):
+            raise self._error(values, replies, None)
         return values
 
     # ------------------------------------------------------------------ #
@@ -642,7 +655,7 @@ class MPIPool:
                     reqs = rt.send(msgs)
                     reqs += [rt.comm.Ibcast([r, MPI.BYTE], root=0) for r in raws]
                 self._complete(reqs, ranks, "push")
-                self._results(rt.collect(ranks, seq, "push"), None)
+                self._check_replies(rt.collect(ranks, seq, "push"))
             except BaseException:
                 handle.remove()
                 raise
@@ -727,9 +740,9 @@ class MPIPool:
                 reqs = rt.send(msgs)
                 reqs.append(rt.comm.Iscatterv(sendbuf, MPI.IN_PLACE, root=0))
             if fill is not None:
-                # copy rank 0's rows in slices of about 4 MB, keeping the transfer going in between
+                # copy rank 0's rows in slices of about 1 MB, keeping the transfer going in between
                 dst, src = fill
-                step = max(1, (4 << 20) // max(1, dim * A.dtype.itemsize))
+                step = max(1, (1 << 20) // max(1, dim * A.dtype.itemsize))
                 Testall = MPI.Request.Testall
                 done = False
                 for start in range(0, len(dst), step):
@@ -740,7 +753,7 @@ class MPIPool:
         finally:
             if rowtype is not None and not rt.unfinished:
                 rowtype.Free()
-        self._results(rt.collect(ranks, seq, "scatter_array"), None)
+        self._check_replies(rt.collect(ranks, seq, "scatter_array"))
 
     def scatter_list(self, l: Sequence[Any]) -> RemoteObject:  # noqa: E741 (pyMOR's name)
         """Gives worker ``i`` the list ``l[offsets[i]:offsets[i+1]]`` (``even_split``), one pickle per rank."""
@@ -816,34 +829,117 @@ class MPIPool:
         kwargs: dict[str, Any],
         seqs: tuple[Any, ...] | None,
     ) -> Any:
+        """apply, apply_only and map: one message to each target rank, rank 0's share here, the replies."""
         name = _CALL_NAMES[mode]
         self._enter(name)
         try:
-            return self._call_in_command(name, mode, f, worker, args, kwargs, seqs)
+            rt = self._rt
+            K = self._size
+            # RemoteObjects and pushed immutables travel as ids
+            pos_refs: tuple[tuple[int, int], ...] = ()
+            kw_refs: tuple[tuple[str, int], ...] = ()
+            local_args: Any = args
+            local_kwargs = kwargs
+            if args or kwargs:
+                args, kwargs, local_args, local_kwargs, pos_refs, kw_refs = self._references(args, kwargs)
+            local_chunk: Any = None
+            if seqs is not None:
+                offsets = _core.even_split(len(seqs[0]), K)
+                local_chunk = tuple(s[offsets[0] : offsets[1]] for s in seqs)
+            if mode == "only":
+                targets: list[int] = [worker] if worker else []  # type: ignore[list-item]
+            else:
+                targets = self._others
+
+            reqs: list[Any] = []
+            spec_all: tuple[Any, ...] | None = None  # what every target gets for f, if the same
+            fspecs: dict[int, tuple[Any, ...]] = {}  # else, per target
+            if targets:
+                args_data = None
+                if args or kwargs:
+                    try:
+                        args_data = dumps((tuple(args), kwargs))
+                    except Exception as error:
+                        raise self._argument_error(name, args, kwargs, error) from error
+                functions = self._client.functions
+                entry = functions.entry(f)
+                if entry is None:
+                    spec_all = (None, functions._pickle(f))
+                elif entry.holders.issuperset(targets):
+                    spec_all = (entry.fid,)
+                else:
+                    fspecs = {w: functions.spec(f, w, entry) for w in targets}
+                body: Any
+                if seqs is not None:
+                    chunks = self._chunks(seqs, offsets, targets)
+
+                    def body(w: int) -> tuple[Any, ...]:
+                        return (mode, spec_all or fspecs[w], args_data, pos_refs, kw_refs, chunks[w])
+
+                elif spec_all is not None:
+                    body = (mode, spec_all, args_data, pos_refs, kw_refs, None)
+                else:
+                    bodies = {len(sp): (mode, sp, args_data, pos_refs, kw_refs, None) for sp in fspecs.values()}
+
+                    def body(w: int) -> tuple[Any, ...]:
+                        return bodies[len(fspecs[w])]
+
+                seq = rt.next_seq()
+                msgs = self._client.messages(self._link, seq, "call", targets, body)
+                if max(map(len, msgs.values())) < _SMALL:
+                    # small messages are copied out by MPI at once: an interrupt cannot leave one half sent
+                    reqs = rt.send(msgs)
+                else:
+                    with rt.defer_interrupt:
+                        reqs = rt.send(msgs)
+            elif not callable(f):
+                raise TypeError(f"the function to run must be callable, got {type(f).__name__}")
+
+            local: tuple[bool, Any] | None = None
+            if mode != "only" or worker == 0:
+                try:
+                    with self._scope0:
+                        local = (True, run_call(f, mode, local_args, local_kwargs, local_chunk))
+                except KeyboardInterrupt:
+                    if reqs:
+                        rt.unfinished.append((reqs, targets))
+                    raise
+                except BaseException as error:
+                    local = (False, error)
+            replies: dict[int, bytes] = {}
+            if targets:
+                if reqs:
+                    self._complete(reqs, targets, name)
+                replies = rt.collect(targets, seq, name)
+            values = self._results(replies, local)
+            if len(values) < len(replies) + (local is not None):
+                raise self._error(values, replies, local, lambda w: self._client.functions.forget(w, spec_all or fspecs[w]))
+            if mode == "only":
+                return values[worker]  # type: ignore[index]
+            if mode == "apply":
+                return [values[w] for w in range(K)]
+            out: list[Any] = []
+            for w in range(K):
+                out.extend(values[w])
+            return out
         finally:
             self._exit()
 
-    def _call_in_command(
-        self,
-        name: str,
-        mode: str,
-        f: Callable[..., Any],
-        worker: int | None,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        seqs: tuple[Any, ...] | None,
-    ) -> Any:
-        rt = self._rt
-        K = self._size
+    def _references(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any], Any, dict[str, Any], tuple[tuple[int, int], ...], tuple[tuple[str, int], ...]]:
+        """Swaps RemoteObject keywords and pushed immutables for ids.
+
+        Returns what is sent (positional and keyword arguments without them),
+        what rank 0's share gets (with rank 0's objects), and the ids.
+        """
         registry = self._registry
-        # RemoteObjects and pushed immutables travel as ids
+        shared_ids = self._link.shared_ids
         pos_refs: list[tuple[int, int]] = []
         kw_refs: list[tuple[str, int]] = []
-        local_args: Any = args
-        local_kwargs = kwargs
         plain_args: Any = args
-        plain_kwargs = kwargs
-        shared_ids = self._link.shared_ids
+        local_args: Any = args
+        plain_kwargs = local_kwargs = kwargs
         if shared_ids and args:
             for i, a in enumerate(args):
                 if is_immutable(a):
@@ -871,99 +967,17 @@ class MPIPool:
                 for k, oid in kw_refs:
                     del plain_kwargs[k]
                     local_kwargs[k] = registry.get(0, oid)
-        local_chunk: Any = None
-        offsets: list[int] = []
-        if seqs is not None:
-            offsets = _core.even_split(len(seqs[0]), K)
-            local_chunk = tuple(s[offsets[0] : offsets[1]] for s in seqs)
-        if mode == "only":
-            targets: list[int] = [worker] if worker != 0 else []  # type: ignore[list-item]
-            run_local = worker == 0
-        else:
-            targets = self._others
-            run_local = True
+        return plain_args, plain_kwargs, local_args, local_kwargs, tuple(pos_refs), tuple(kw_refs)
 
-        seq = 0
-        reqs: list[Any] = []
-        spec_all: tuple[Any, ...] | None = None  # what every target gets for f, if the same
-        fspecs: dict[int, tuple[Any, ...]] = {}  # else, per target
-        if targets:
-            args_data = None
-            if plain_args or plain_kwargs:
-                try:
-                    args_data = dumps((tuple(plain_args), plain_kwargs))
-                except Exception as error:
-                    raise self._argument_error(name, plain_args, plain_kwargs, error) from error
-            chunks: dict[int, bytes] = {}
-            if seqs is not None:
-                for w in targets:
-                    chunk = tuple(s[offsets[w] : offsets[w + 1]] for s in seqs)
-                    try:
-                        chunks[w] = dumps(chunk)
-                    except Exception as error:
-                        raise self._culprit("map: item", list(zip(*chunk)), offsets[w], error) from error
-            functions = self._client.functions
-            entry = functions.entry(f)
-            if entry is None:
-                spec_all = (None, functions._pickle(f))
-            elif entry.holders.issuperset(targets):
-                spec_all = (entry.fid,)
-            else:
-                fspecs = {w: functions.spec(f, w, entry) for w in targets}
-            prefs = tuple(pos_refs)
-            krefs = tuple(kw_refs)
-            body: Any
-            if seqs is not None:
-                def body(w: int) -> tuple[Any, ...]:
-                    return (mode, spec_all or fspecs[w], args_data, prefs, krefs, chunks[w])
-            elif spec_all is not None:
-                body = (mode, spec_all, args_data, prefs, krefs, None)
-            else:
-                bodies = {len(spec): (mode, spec, args_data, prefs, krefs, None) for spec in fspecs.values()}
-
-                def body(w: int) -> tuple[Any, ...]:
-                    return bodies[len(fspecs[w])]
-
-            seq = rt.next_seq()
-            msgs = self._client.messages(self._link, seq, "call", targets, body)
-            if max(map(len, msgs.values())) < _SMALL:
-                # small messages are copied out by MPI at once: an interrupt cannot leave one half sent
-                reqs = rt.send(msgs)
-            else:
-                with rt.defer_interrupt:
-                    reqs = rt.send(msgs)
-        elif not callable(f):
-            raise TypeError(f"the function to run must be callable, got {type(f).__name__}")
-
-        local: tuple[bool, Any] | None = None
-        if run_local:
+    def _chunks(self, seqs: tuple[Any, ...], offsets: list[int], targets: list[int]) -> dict[int, bytes]:
+        chunks: dict[int, bytes] = {}
+        for w in targets:
+            chunk = tuple(s[offsets[w] : offsets[w + 1]] for s in seqs)
             try:
-                with self._scope0:
-                    local = (True, run_call(f, mode, local_args, local_kwargs, local_chunk))
-            except KeyboardInterrupt:
-                if reqs:
-                    rt.unfinished.append((reqs, targets))
-                raise
-            except BaseException as error:
-                local = (False, error)
-        if targets:
-            self._complete(reqs, targets, name)
-            replies = rt.collect(targets, seq, name)
-
-            def forget(w: int) -> None:
-                self._client.functions.forget(w, spec_all or fspecs[w])
-
-            values = self._results(replies, local, forget)
-        else:
-            values = self._results({}, local)
-        if mode == "only":
-            return values[worker]  # type: ignore[index]
-        if mode == "apply":
-            return [values[w] for w in range(K)]
-        out: list[Any] = []
-        for w in range(K):
-            out.extend(values[w])
-        return out
+                chunks[w] = dumps(chunk)
+            except Exception as error:
+                raise self._culprit("map: item", list(zip(*chunk)), offsets[w], error) from error
+        return chunks
 
     def _check_handle(self, handle: RemoteObject) -> None:
         if handle.removed:

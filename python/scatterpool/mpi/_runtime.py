@@ -239,8 +239,9 @@ class Runtime:
         next_check = start + LIVENESS_PERIOD
         sleep = 0.0
         polls = 0
+        source = next(iter(pending)) if len(pending) == 1 else MPI.ANY_SOURCE
         while pending:
-            msg = improbe(MPI.ANY_SOURCE, TAG_REPLY, status)
+            msg = improbe(source, TAG_REPLY, status)
             if msg is not None:
                 src = status.Get_source()
                 buf = bytearray(status.Get_count(MPI.BYTE))
@@ -250,6 +251,8 @@ class Runtime:
                 if int.from_bytes(buf[:8], "little") == seq and src in pending:
                     replies[src] = buf
                     pending.discard(src)
+                    if len(pending) == 1:
+                        source = next(iter(pending))
                 sleep = 0.0
                 continue
             polls += 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pickle
 import signal
+from pickle import dumps as _pickle_dumps
 import sys
 import time
 import traceback
@@ -104,6 +105,19 @@ class WorkerState:
     def send_reply(self, seq: int, reply: tuple[bool, Any]) -> None:
         head = seq.to_bytes(8, "little")
         try:
+            data = _pickle_dumps(reply, 5)
+            if b"__main__" in data:  # a class or function of the script: by value
+                data = dumps(reply)
+        except BaseException:
+            data = b""
+        if not data:
+            self.send_reply_slow(seq, reply)
+            return
+        self.rt.reply(head + data)
+
+    def send_reply_slow(self, seq: int, reply: tuple[bool, Any]) -> None:
+        head = seq.to_bytes(8, "little")
+        try:
             data = dumps(reply)
         except BaseException as error:
             try:
@@ -172,8 +186,10 @@ class WorkerState:
         kw_refs: tuple[tuple[str, int], ...],
         chunk_data: bytes | None,
     ) -> Any:
-        p = self._pool(pool, uid)
-        f = self.functions.resolve(fspec)
+        if pool is None:
+            raise RuntimeError(f"worker {self.rt.rank} has no pool {uid} (closed?)")
+        p = pool
+        f = self.functions.functions[fspec[0]] if len(fspec) == 1 else self.functions.resolve(fspec)
         if args_data is None:
             args: Any = ()
             kwargs: dict[str, Any] = {}
@@ -185,9 +201,11 @@ class WorkerState:
                 args[i] = p.registry.get(0, oid)
         for name, oid in kw_refs:
             kwargs[name] = p.registry.get(0, oid)
-        chunk = loads(chunk_data) if chunk_data is not None else None
+        if chunk_data is None:
+            with p.scope:
+                return f(*args, **kwargs)
         with p.scope:
-            return run_call(f, mode, args, kwargs, chunk)
+            return run_call(f, mode, args, kwargs, loads(chunk_data))
 
 
 def serve(rt: _runtime.Runtime) -> int:
