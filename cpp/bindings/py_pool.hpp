@@ -26,10 +26,17 @@ struct PyPool {
     // threads with the GIL released (a thread that ran Python takes the GIL
     // to end), then drop the state of an interrupted call.
     ~PyPool() {
-        if (pool && !pool->closed()) {
-            ReleaseGil released;
-            pool->close();
+        if (!pool || pool->closed()) {
+            return;
         }
+        if (pool->in_task()) {
+            // The last reference went away inside one of its own tasks: the
+            // threads cannot be joined from here, so the pool is left running.
+            (void)pool.release();
+            return;
+        }
+        ReleaseGil released;
+        pool->close();
     }
 };
 
