@@ -23,8 +23,8 @@ PyObject* pool_push(PyObject* self, PyObject* object) {
             throw std::logic_error("scatterpool: the push hook is not set (import scatterpool)");
         }
         py::object n = py::int_(pool.size());
-        py::object values =
-            py::reinterpret_steal<py::object>(PyObject_CallFunctionObjArgs(g_push_values, object, n.ptr(), nullptr));
+        PyObject* args[] = {object, n.ptr()};
+        py::object values = py::reinterpret_steal<py::object>(PyObject_Vectorcall(g_push_values, args, 2, nullptr));
         if (!values) {
             throw py::error_already_set();
         }

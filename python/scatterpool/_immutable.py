@@ -95,9 +95,12 @@ def worker_copies(obj: object, n: int) -> list[object] | None:
 
 
 def shared_key(obj: object) -> str:
-    """The registry key of an immutable object: one per object, from its ``uid``
-    (an int for :class:`Immutable`, a string for pyMOR objects)."""
-    return f"{type(obj).__module__}.{type(obj).__qualname__}:{obj.uid}"  # type: ignore[attr-defined]
+    """The registry key of an immutable object: ``str(obj.uid)``.
+
+    :class:`Immutable` uids are decimal numbers and pyMOR's begin with its
+    session's UUID, so no two immutable objects share a key.
+    """
+    return str(obj.uid)  # type: ignore[attr-defined]
 
 
 def push_values(obj: object, n: int) -> str | list[object]:
@@ -107,7 +110,11 @@ def push_values(obj: object, n: int) -> str | list[object]:
     otherwise one deep copy per worker, so that what one worker changes no
     other sees.
     """
-    if _is_immutable_type(type(obj)):
-        return shared_key(obj)
+    cls = type(obj)
+    immutable = _immutable_type_cache.get(cls)  # inlined _is_immutable_type: push is a hot path
+    if immutable is None:
+        immutable = _is_immutable_type(cls)
+    if immutable:
+        return str(obj.uid)  # type: ignore[attr-defined]
     deepcopy = copy.deepcopy
     return [deepcopy(obj) for _ in range(n)]
