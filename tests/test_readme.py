@@ -7,7 +7,8 @@ README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 
 
 def test_quickstart_runs():
-    text = open(README, encoding="utf-8").read()
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
     section = text.split("## Quickstart", 1)[1]
     block = re.search(r"```python\n(.*?)```", section, re.S)
     assert block is not None, "the Quickstart section has no python block"
