@@ -42,6 +42,7 @@ class _Client:
         self.path_everywhere = False
         self.deferred_close: list[_Link] = []
         self.has_pending = False  # removals not sent yet
+        self.recent: dict[Any, bytes] = {}  # pickles of recent calls, by (pool, body)
 
     def refresh_path(self) -> bool:
         """Notes a change of ``sys.path``; True when every rank has the current one."""
@@ -67,13 +68,29 @@ class _Client:
         ranks: Sequence[int],
         body: Callable[[int], tuple[Any, ...]] | tuple[Any, ...],
     ) -> dict[int, bytes]:
-        """One message per rank; ranks with the same contents share one pickle.
+        """One message per rank: the command's sequence number (8 bytes), then the pickle of
+        ``(op, pool uid, removals, dropped functions, sys.path or None, *body)``.
 
         ``body`` is the same tuple for every rank, or a function of the rank.
+        Ranks with the same contents share one pickle; a call repeated with
+        the same function and arguments reuses the last pickle.
         """
         uid = link.uid if link is not None else 0
+        head = seq.to_bytes(8, "little")
         if self.refresh_path() and not self.has_pending and not self.functions.dropped and type(body) is tuple:
-            data = pickle.dumps((seq, op, uid, (), (), None, *body), 5)
+            cacheable = (
+                op == "call" and len(body[1]) == 1 and (body[2] is None or len(body[2]) < 256) and body[5] is None
+            )
+            key = (uid, body) if cacheable else None
+            data = self.recent.get(key) if cacheable else None
+            if data is None:
+                data = head + pickle.dumps((op, uid, (), (), None, *body), 5)
+                if cacheable:
+                    if len(self.recent) >= 256:
+                        self.recent.clear()
+                    self.recent[key] = data[8:]
+            else:
+                data = head + data
             return dict.fromkeys(ranks, data)
         out: dict[int, bytes] = {}
         shared: dict[Any, bytes] = {}
@@ -85,7 +102,7 @@ class _Client:
             key = (removals, dropped, path is not None, id(b))
             data = shared.get(key)
             if data is None:
-                data = pickle.dumps((seq, op, uid, removals, dropped, path, *b), 5)
+                data = head + pickle.dumps((op, uid, removals, dropped, path, *b), 5)
                 shared[key] = data
             out[w] = data
         return out
@@ -223,7 +240,7 @@ def shutdown() -> None:
         if client is not None:
             msgs = client.messages(None, seq, "quit", ranks, lambda w: ())
         else:
-            msgs = {w: pickle.dumps((seq, "quit", 0, (), [], None), 5) for w in ranks}
+            msgs = {w: seq.to_bytes(8, "little") + pickle.dumps(("quit", 0, (), (), None), 5) for w in ranks}
         reqs = rt.send(msgs)
         rt.finished = True
         rt.complete(reqs, ranks, "the shutdown")

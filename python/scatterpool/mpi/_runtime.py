@@ -371,7 +371,7 @@ class Heartbeat:
         self.busy_since: float | None = None
         self.stop = False
         self.thread: threading.Thread | None = None
-        if rt.threads_ok and not os.environ.get("SP_NOHB"):
+        if rt.threads_ok:
             self.thread = threading.Thread(target=self._run, name="scatterpool-mpi-heartbeat", daemon=True)
             self.thread.start()
 

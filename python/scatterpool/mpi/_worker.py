@@ -6,17 +6,17 @@ rank 0 gave it), runs functions and sends back one reply per command. It
 serves until rank 0 sends ``quit`` (the script ended) or rank 0's process is
 gone.
 
-A command is a pickled tuple ``(seq, op, pool, removals, dropped_functions,
-sys_path, *body)``; a reply is the command's ``seq`` (8 bytes, little
-endian) followed by the pickle of ``(ok, value)``, where ``value`` is the
-result or, when ``ok`` is false, the packed exception.
+A command is its sequence number ``seq`` (8 bytes, little endian) followed
+by the pickle of ``(op, pool, removals, dropped_functions, sys_path,
+*body)``; a reply is the command's ``seq`` followed by the pickle of ``(ok,
+value)``, where ``value`` is the result or, when ``ok`` is false, the
+packed exception.
 """
 
 from __future__ import annotations
 
 import pickle
 import signal
-from pickle import dumps as _pickle_dumps
 import sys
 import time
 import traceback
@@ -80,7 +80,8 @@ class WorkerState:
 
     def handle(self, buf: bytearray) -> bool:
         """Runs one command; False when the loop should end."""
-        seq, op, pool_uid, removals, dropped, path, *body = pickle.loads(buf)
+        seq = int.from_bytes(buf[:8], "little")
+        op, pool_uid, removals, dropped, path, *body = pickle.loads(memoryview(buf)[8:])
         if path is not None:
             sys.path[:] = path
         if dropped:
@@ -105,7 +106,7 @@ class WorkerState:
     def send_reply(self, seq: int, reply: tuple[bool, Any]) -> None:
         head = seq.to_bytes(8, "little")
         try:
-            data = _pickle_dumps(reply, 5)
+            data = pickle.dumps(reply, 5)
             if b"__main__" in data:  # a class or function of the script: by value
                 data = dumps(reply)
         except BaseException:
