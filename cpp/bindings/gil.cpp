@@ -50,6 +50,7 @@ bool take_turn() noexcept {
         if (std::chrono::steady_clock::now() >= deadline) {
             return false;  // the holder runs long or let go of the GIL: ask for the GIL anyway
         }
+        std::this_thread::yield();  // the holder may be waiting for this CPU
     }
 }
 

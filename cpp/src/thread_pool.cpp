@@ -64,6 +64,9 @@ template <class Pred> bool spin_until(Pred pred, std::chrono::microseconds spin)
         if (Clock::now() >= deadline) {
             return pred();
         }
+        // Let another thread on this CPU run: when the machine is busy, the
+        // thread we wait for may be waiting for this very CPU.
+        std::this_thread::yield();
     }
 }
 
