@@ -65,8 +65,10 @@ def test_dead_rank_found_by_the_timeout_when_its_pid_cannot_be_watched():
     assert r.returncode != 0, r.explain()
 
 
-def test_slow_but_alive_rank_is_not_lost():
-    r = launch(2, [script("lost_rank.py"), "slow"], timeout=90, SCATTERPOOL_MPI_WATCH_PIDS="0",
+@pytest.mark.parametrize("mode", ["slow", "late"])
+def test_slow_but_alive_rank_is_not_lost(mode):
+    # "late": rank 0 was busy elsewhere for longer than the timeout before the call
+    r = launch(2, [script("lost_rank.py"), mode], timeout=90, SCATTERPOOL_MPI_WATCH_PIDS="0",
                SCATTERPOOL_MPI_TIMEOUT="2")
     assert r.returncode == 0, r.explain()
     assert "SLOW done" in r.stdout and "LOST" not in r.stdout, r.explain()

@@ -6,16 +6,16 @@ and receives one reply per command (tag ``REPLY``); array data moves with
 buffer collectives (``Iscatterv``, ``Ibcast``) on the same communicator.
 
 Nothing here blocks inside MPI: every wait is a loop over ``Test`` /
-``improbe`` that first spins (yielding the CPU to other processes on every
-turn, so that more ranks than cores still make progress) and then sleeps in
-growing steps, and that checks on the ranks it waits for:
+``improbe`` that first spins (yielding the CPU every ``POLLS_BEFORE_YIELD``
+polls, so that more ranks than cores still make progress) and then sleeps
+in growing steps, and that checks on the ranks it waits for:
 
 * a rank on the same host whose process has ended is noticed within
   ``LIVENESS_PERIOD`` seconds (its pid is gone from ``/proc``);
 * a worker rank that runs a command sends a sign of life (tag ``ALIVE``)
-  every ``HEARTBEAT_PERIOD`` seconds from a helper thread; a rank that sent
-  nothing for ``timeout`` seconds (default 60, environment variable
-  ``SCATTERPOOL_MPI_TIMEOUT``) counts as lost.
+  every ``HEARTBEAT_PERIOD`` seconds from a helper thread; a rank waited
+  for that sent nothing for ``timeout`` seconds (default 60, environment
+  variable ``SCATTERPOOL_MPI_TIMEOUT``) counts as lost.
 
 A lost rank raises :class:`WorkerLostError` on rank 0, and the runtime is
 broken from then on: MPI offers no way to talk to the other ranks again, so
@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import os
 import signal
-
-try:
-    import _signal as _sig  # signal.signal without the enum wrapping: 0.5 us instead of 11
-except ImportError:  # pragma: no cover
-    _sig = signal  # type: ignore[assignment]
 import socket
 import sys
 import threading
 import time
 from typing import Any, Callable, Iterable, Sequence
+
+try:
+    import _signal as _sig  # signal.signal without the enum wrapping: 0.5 us instead of 11
+except ImportError:  # pragma: no cover
+    _sig = signal  # type: ignore[assignment]
 
 __all__ = ["Runtime", "WorkerLostError", "import_mpi", "runtime", "start"]
 
@@ -213,6 +213,7 @@ class Runtime:
         if Testall(requests):
             return
         ranks = list(ranks)
+        self.mark_seen(ranks)  # the timeout counts from the start of the wait
         next_check = time.monotonic() + LIVENESS_PERIOD
         polls = 0
         while not Testall(requests):
@@ -240,6 +241,7 @@ class Runtime:
         sleep = 0.0
         polls = 0
         source = next(iter(pending)) if len(pending) == 1 else MPI.ANY_SOURCE
+        waited = False
         while pending:
             msg = improbe(source, TAG_REPLY, status)
             if msg is not None:
@@ -260,6 +262,10 @@ class Runtime:
                 continue
             now = time.monotonic()
             if now >= next_check:
+                if not waited:  # the timeout counts from the start of the wait
+                    waited = True
+                    for w in pending:
+                        self.last_seen[w] = max(self.last_seen[w], start)
                 next_check = now + LIVENESS_PERIOD
                 self._drain_alive()
                 self._check_alive(pending, now, what)
@@ -309,7 +315,7 @@ class Runtime:
     def mark_seen(self, ranks: Iterable[int]) -> None:
         now = time.monotonic()
         for w in ranks:
-            self.last_seen[w] = now
+            self.last_seen[w] = max(self.last_seen[w], now)
 
     # ------------------------------------------------------------------ #
     # worker ranks                                                         #
