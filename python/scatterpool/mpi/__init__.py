@@ -17,15 +17,28 @@ buffers with ``Scatterv``, straight from the array's memory; everything else
 cloudpickle for what only exists in the script (its functions, lambdas,
 closures, classes).
 
-Faults: an exception on any rank is raised on rank 0 as itself, with the
-remote traceback as its ``__cause__``. An argument that does not pickle
-raises :class:`SendError` (a ``TypeError``) before anything is sent. A rank
-that dies makes rank 0 raise :class:`WorkerLostError` instead of hanging:
-at once when its process was on the same host (checked every 0.2 s), else
-after ``timeout`` seconds without a sign of life (60 by default; busy workers
-send one every 0.5 s). MPI cannot carry on without a rank, so the launcher
-then ends the job with ``MPI_Abort``. (MPICH's ``mpiexec`` itself ends the
-whole job when a rank dies, unless run with ``-disable-auto-cleanup``.)
+Faults: an exception on any rank is raised on rank 0 as itself (or as
+:class:`RemoteError` naming its type when it cannot be rebuilt), with the
+remote traceback text as its ``__cause__`` and a note naming the worker; the
+pool stays usable. An argument that does not pickle raises :class:`SendError`
+(a ``TypeError``) before anything is sent. A rank that dies makes rank 0
+raise :class:`WorkerLostError` instead of hanging:
+
+* within 0.2 s when its process was on the same host (rank 0 watches the
+  pids of the ranks it waits for; ``SCATTERPOOL_MPI_WATCH_PIDS=0`` turns that
+  off, say for ranks in other pid namespaces under the same host name);
+* otherwise after ``timeout`` seconds without a sign of life, counted from
+  the start of the wait: 60 by default, ``MPIPool(timeout=...)`` or the
+  environment variable ``SCATTERPOOL_MPI_TIMEOUT``. A busy worker sends a
+  sign of life every 0.25 s from a helper thread, which needs the GIL: a
+  function that holds the GIL longer than the timeout looks lost.
+
+MPI cannot carry on without a rank, so the launcher then ends the job with
+``MPI_Abort`` (exit status not 0). Note that MPICH's ``mpiexec`` itself ends
+the whole job as soon as a rank exits early, unless it runs with
+``-disable-auto-cleanup``; then rank 0 is killed rather than raising.
+Ctrl-C interrupts rank 0 (the workers ignore it and finish what they run);
+the pool stays usable.
 
 Needs ``pip install 'scatterpool[mpi]'`` (mpi4py, the mpich wheel with its
 ``mpiexec``, cloudpickle).

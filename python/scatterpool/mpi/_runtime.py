@@ -370,12 +370,18 @@ class Runtime:
 
 
 class Heartbeat:
-    """A worker's helper thread: a sign of life to rank 0 while a command runs long."""
+    """A worker's helper thread: a sign of life to rank 0 while a command runs long.
+
+    While a command has been running for ``HEARTBEAT_PERIOD / 2`` seconds or
+    more, it sends rank 0 an empty message every ``HEARTBEAT_PERIOD / 2``
+    seconds. It needs the GIL for that: a function that holds the GIL for
+    longer than rank 0's timeout looks lost.
+    """
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.busy_since: float | None = None
-        self.stop = False
+        self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         if rt.threads_ok:
             self.thread = threading.Thread(target=self._run, name="scatterpool-mpi-heartbeat", daemon=True)
@@ -385,18 +391,18 @@ class Heartbeat:
         MPI = self.rt.MPI
         comm = self.rt.comm
         pending: list[Any] = []
-        while not self.stop:
-            time.sleep(HEARTBEAT_PERIOD / 2)
+        while not self.stopping.wait(HEARTBEAT_PERIOD / 2):
             since = self.busy_since
             if since is not None and time.monotonic() - since >= HEARTBEAT_PERIOD / 2:
                 pending = [r for r in pending if not r.Test()]
                 if len(pending) < 4:  # rank 0 may not listen now; do not pile up
                     pending.append(comm.Isend([b"", MPI.BYTE], 0, TAG_ALIVE))
-        for r in pending:
-            try:
-                r.Cancel()
-            except Exception:
-                pass
+
+    def stop(self) -> None:
+        """Ends the thread (before MPI is finalized)."""
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join()
 
 
 class _PymorGuard:

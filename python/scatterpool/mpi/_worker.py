@@ -237,7 +237,7 @@ def serve(rt: _runtime.Runtime) -> int:
         rt.MPI.COMM_WORLD.Abort(70)
         return 70
     finally:
-        heartbeat.stop = True
+        heartbeat.stop()
         for p in state.pools.values():
             p.registry.clear()
         state.pools.clear()
