@@ -69,14 +69,15 @@ class _Client:
         body: Callable[[int], tuple[Any, ...]] | tuple[Any, ...],
     ) -> dict[int, bytes]:
         """One message per rank: the command's sequence number (8 bytes), then the pickle of
-        ``(op, pool uid, removals, dropped functions, sys.path or None, *body)``.
+        ``(op, pool uid, extras, body)``, where ``extras`` is None or ``(removals,
+        dropped functions, sys.path or None)``.
 
         ``body`` is the same tuple for every rank, or a function of the rank.
         Ranks with the same contents share one pickle; a call repeated with
         the same function and arguments reuses the last pickle.
         """
         uid = link.uid if link is not None else 0
-        head = seq.to_bytes(8, "little")
+        head = _runtime.SEQ.pack(seq)
         if self.refresh_path() and not self.has_pending and not self.functions.dropped and type(body) is tuple:
             cacheable = (
                 op == "call" and len(body[1]) == 1 and (body[2] is None or len(body[2]) < 256) and body[5] is None
@@ -84,7 +85,7 @@ class _Client:
             key = (uid, body) if cacheable else None
             data = self.recent.get(key) if cacheable else None
             if data is None:
-                data = head + pickle.dumps((op, uid, (), (), None, *body), 5)
+                data = head + pickle.dumps((op, uid, None, body), 5)
                 if cacheable:
                     if len(self.recent) >= 256:
                         self.recent.clear()
@@ -102,7 +103,8 @@ class _Client:
             key = (removals, dropped, path is not None, id(b))
             data = shared.get(key)
             if data is None:
-                data = head + pickle.dumps((op, uid, removals, dropped, path, *b), 5)
+                extras = (removals, dropped, path) if removals or dropped or path is not None else None
+                data = head + pickle.dumps((op, uid, extras, b), 5)
                 shared[key] = data
             out[w] = data
         return out
@@ -240,7 +242,7 @@ def shutdown() -> None:
         if client is not None:
             msgs = client.messages(None, seq, "quit", ranks, lambda w: ())
         else:
-            msgs = {w: seq.to_bytes(8, "little") + pickle.dumps(("quit", 0, (), (), None), 5) for w in ranks}
+            msgs = {w: _runtime.SEQ.pack(seq) + pickle.dumps(("quit", 0, None, ()), 5) for w in ranks}
         reqs = rt.send(msgs)
         rt.finished = True
         rt.complete(reqs, ranks, "the shutdown")
@@ -547,7 +549,7 @@ class MPIPool:
         if local is not None and local[0]:
             values[0] = local[1]
         for w, buf in replies.items():
-            ok, value = loads(memoryview(buf)[8:])
+            ok, value = loads(_runtime.body(buf))
             if ok:
                 values[w] = value
         return values
@@ -565,7 +567,7 @@ class MPIPool:
             errors[0] = local[1]
         for w in sorted(replies):
             if w not in values:
-                errors[w] = unpack_exception(loads(memoryview(replies[w])[8:])[1], w)
+                errors[w] = unpack_exception(loads(_runtime.body(replies[w]))[1], w)
                 if on_error is not None:
                     on_error(w)
         first = min(errors)
@@ -848,9 +850,18 @@ class MPIPool:
     ) -> Any:
         """apply, apply_only and map: one message to each target rank, rank 0's share here, the replies."""
         name = _CALL_NAMES[mode]
-        self._enter(name)
+        # as self._enter(name), inlined: this is the path every call takes
+        if self._closed:
+            raise PoolClosedError(f"{name}: this MPIPool is closed")
+        rt = self._rt
+        client = self._client
+        rt.lock.acquire()
+        if client.in_command or rt.finished or rt.broken is not None or rt.unfinished or client.deferred_close:
+            rt.lock.release()
+            self._enter(name)  # the general path: raises, or catches up first
+        else:
+            client.in_command = True
         try:
-            rt = self._rt
             K = self._size
             # RemoteObjects and pushed immutables travel as ids
             pos_refs: tuple[tuple[int, int], ...] = ()
@@ -902,7 +913,7 @@ class MPIPool:
                         return bodies[len(fspecs[w])]
 
                 seq = rt.next_seq()
-                msgs = self._client.messages(self._link, seq, "call", targets, body)
+                msgs = client.messages(self._link, seq, "call", targets, body)
                 if max(map(len, msgs.values())) < _SMALL:
                     # small messages are copied out by MPI at once: an interrupt cannot leave one half sent
                     reqs = rt.send(msgs)
@@ -928,19 +939,35 @@ class MPIPool:
                 if reqs:
                     self._complete(reqs, targets, name)
                 replies = rt.collect(targets, seq, name)
-            values = self._results(replies, local)
-            if len(values) < len(replies) + (local is not None):
-                raise self._error(values, replies, local, lambda w: self._client.functions.forget(w, spec_all or fspecs[w]))
-            if mode == "only":
-                return values[worker]  # type: ignore[index]
+            # the values in worker order, while every rank succeeded
+            out: list[Any] = [None] * K
+            failed = False
+            if local is not None:
+                failed = not local[0]
+                out[0] = local[1]
+            for w, buf in replies.items():
+                ok, value = loads(_runtime.body(buf))
+                if not ok:
+                    failed = True
+                    break
+                out[w] = value
+            if failed:
+                values = self._results(replies, local)
+                forget = self._client.functions.forget
+                raise self._error(values, replies, local, lambda w: forget(w, spec_all or fspecs[w]))
             if mode == "apply":
-                return [values[w] for w in range(K)]
-            out: list[Any] = []
-            for w in range(K):
-                out.extend(values[w])
-            return out
+                return out
+            if mode == "only":
+                return out[worker]  # type: ignore[index]
+            return [x for part in out for x in part]
         finally:
-            self._exit()
+            try:
+                # objects garbage-collected during the call: tell the workers now
+                if client.has_pending and rt.broken is None:
+                    client.flush_removals()
+            finally:
+                client.in_command = False
+                rt.lock.release()
 
     def _references(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]

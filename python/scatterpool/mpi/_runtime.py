@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -54,6 +55,14 @@ EAGER = 4096  # bytes: messages this small are sent with a plain Send (copied ou
 # milliseconds on a loaded machine); never yielding starves the other ranks
 # when there are more ranks than cores. MPICH's own default is 1000.
 POLLS_BEFORE_YIELD = 200
+
+
+SEQ = struct.Struct("<Q")  # every message starts with its command's sequence number
+
+
+def body(buf: bytearray) -> Any:
+    """The part of a message after its sequence number (a copy when small, else a view)."""
+    return buf[8:] if len(buf) < 65536 else memoryview(buf)[8:]
 
 
 class WorkerLostError(RuntimeError):
@@ -190,16 +199,14 @@ class Runtime:
         returns, dead receiver or not); a large one starts with ``Isend``,
         and the caller drives it to completion with :meth:`complete`.
         """
-        MPI = self.MPI
-        BYTE = MPI.BYTE
         send = self.comm.Send
         isend = self.comm.Isend
         reqs = []
         for w, data in messages.items():
             if len(data) < EAGER:
-                send([data, BYTE], w, TAG_CMD)
+                send(data, w, TAG_CMD)
             else:
-                reqs.append(isend([data, BYTE], w, TAG_CMD))
+                reqs.append(isend(data, w, TAG_CMD))
         return reqs
 
     # ------------------------------------------------------------------ #
@@ -229,6 +236,7 @@ class Runtime:
     def collect(self, expected: Sequence[int], seq: int, what: str) -> dict[int, bytes]:
         """Waits for the reply to command ``seq`` of each rank in ``expected``."""
         MPI = self.MPI
+        BYTE = MPI.BYTE
         improbe = self.comm.improbe
         status = self.status
         pending = set(expected)
@@ -246,11 +254,10 @@ class Runtime:
             msg = improbe(source, TAG_REPLY, status)
             if msg is not None:
                 src = status.Get_source()
-                buf = bytearray(status.Get_count(MPI.BYTE))
-                msg.Recv([buf, MPI.BYTE])
-                self.last_seen[src] = time.monotonic()
+                buf = bytearray(status.Get_count(BYTE))
+                msg.Recv(buf)
                 # a reply starts with the command's sequence number (8 bytes)
-                if int.from_bytes(buf[:8], "little") == seq and src in pending:
+                if SEQ.unpack_from(buf)[0] == seq and src in pending:
                     replies[src] = buf
                     pending.discard(src)
                     if len(pending) == 1:
@@ -322,7 +329,7 @@ class Runtime:
     # ------------------------------------------------------------------ #
     def receive_command(self) -> bytearray | None:
         """The next command from rank 0 (None if rank 0's process is gone)."""
-        MPI = self.MPI
+        BYTE = self.MPI.BYTE
         improbe = self.comm.improbe
         status = self.status
         start = time.monotonic()
@@ -334,8 +341,8 @@ class Runtime:
         while True:
             msg = improbe(0, TAG_CMD, status)
             if msg is not None:
-                buf = bytearray(status.Get_count(MPI.BYTE))
-                msg.Recv([buf, MPI.BYTE])
+                buf = bytearray(status.Get_count(BYTE))
+                msg.Recv(buf)
                 return buf
             polls += 1
             if polls % POLLS_BEFORE_YIELD:
@@ -353,11 +360,10 @@ class Runtime:
                     return None
 
     def reply(self, data: bytes | bytearray) -> None:
-        MPI = self.MPI
         if len(data) < EAGER:
-            self.comm.Send([data, MPI.BYTE], 0, TAG_REPLY)
+            self.comm.Send(data, 0, TAG_REPLY)
         else:
-            self.wait_local([self.comm.Isend([data, MPI.BYTE], 0, TAG_REPLY)])
+            self.wait_local([self.comm.Isend(data, 0, TAG_REPLY)])
 
     def wait_local(self, requests: list[Any]) -> None:
         """A worker's wait for its part of a transfer (rank 0 watches the others)."""

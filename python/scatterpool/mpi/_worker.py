@@ -7,10 +7,10 @@ serves until rank 0 sends ``quit`` (the script ended) or rank 0's process is
 gone.
 
 A command is its sequence number ``seq`` (8 bytes, little endian) followed
-by the pickle of ``(op, pool, removals, dropped_functions, sys_path,
-*body)``; a reply is the command's ``seq`` followed by the pickle of ``(ok,
-value)``, where ``value`` is the result or, when ``ok`` is false, the
-packed exception.
+by the pickle of ``(op, pool, extras, body)``, ``extras`` being None or
+``(removals, dropped_functions, sys_path)``; a reply is the command's
+``seq`` followed by the pickle of ``(ok, value)``, where ``value`` is the
+result or, when ``ok`` is false, the packed exception.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 from .. import _context, _core
 from .._core import VectorArray
 from . import _runtime
+from ._runtime import SEQ
 from ._serial import FunctionStore, dumps, loads, pack_exception
 
 __all__ = ["serve"]
@@ -80,23 +81,24 @@ class WorkerState:
 
     def handle(self, buf: bytearray) -> bool:
         """Runs one command; False when the loop should end."""
-        seq = int.from_bytes(buf[:8], "little")
-        op, pool_uid, removals, dropped, path, *body = pickle.loads(memoryview(buf)[8:])
-        if path is not None:
-            sys.path[:] = path
-        if dropped:
-            self.functions.drop(dropped)
+        seq = SEQ.unpack_from(buf)[0]
+        op, pool_uid, extras, body = pickle.loads(_runtime.body(buf))
         pool = self.pools.get(pool_uid)
-        if removals and pool is not None:
-            for oid in removals:
-                pool.registry.release(oid)
+        if extras is not None:
+            removals, dropped, path = extras
+            if path is not None:
+                sys.path[:] = path
+            if dropped:
+                self.functions.drop(dropped)
+            if removals and pool is not None:
+                for oid in removals:
+                    pool.registry.release(oid)
         if op == "quit":
             return False
         if op == "remove":
             return True
         try:
-            value = self.ops[op](pool_uid, pool, *body)
-            reply = (True, value)
+            reply = (True, self.ops[op](pool_uid, pool, *body))
         except BaseException as error:  # everything goes back to rank 0, even SystemExit
             reply = (False, pack_exception(error))
             del error
@@ -104,7 +106,7 @@ class WorkerState:
         return True
 
     def send_reply(self, seq: int, reply: tuple[bool, Any]) -> None:
-        head = seq.to_bytes(8, "little")
+        head = SEQ.pack(seq)
         try:
             data = pickle.dumps(reply, 5)
             if b"__main__" in data:  # a class or function of the script: by value
@@ -117,7 +119,7 @@ class WorkerState:
         self.rt.reply(head + data)
 
     def send_reply_slow(self, seq: int, reply: tuple[bool, Any]) -> None:
-        head = seq.to_bytes(8, "little")
+        head = SEQ.pack(seq)
         try:
             data = dumps(reply)
         except BaseException as error:
