@@ -443,3 +443,34 @@ def test_registry_is_per_worker(thread_pool):
     ro.remove()
     assert size > registry_size(thread_pool)
     gc.collect()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")  # Python 3.12+ warns on fork with threads
+def test_pool_is_closed_in_a_forked_child():
+    # The child of a fork has none of the pool's threads: the pool must refuse
+    # work there (PoolClosedError) instead of waiting forever, and the parent's
+    # pool keeps working.
+    pool = sp.ThreadPool(2)
+    try:
+        assert pool.apply(lambda: 1) == [1, 1]
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 3
+            try:
+                pool.apply(lambda: 1)
+            except sp.PoolClosedError:
+                code = 0
+            except BaseException:
+                code = 2
+            os.write(w, bytes([code]))
+            os._exit(code)
+        os.close(w)
+        _, status = os.waitpid(pid, 0)
+        got = os.read(r, 1)
+        os.close(r)
+        assert got == b"\x00" and os.WEXITSTATUS(status) == 0
+        assert pool.apply(lambda: 2) == [2, 2]
+    finally:
+        pool.close()

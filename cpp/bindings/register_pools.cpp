@@ -73,7 +73,16 @@ void register_pools(py::module_& m) {
             },
             py::arg("U"), py::arg("copy"),
             "U's rows split by even_split: views (copy=False) or copies made by their own workers.")
-        .def("close", &close_pool, "Stops the workers and frees every remote object. Safe to call twice.");
+        .def("close", &close_pool, "Stops the workers and frees every remote object. Safe to call twice.")
+        .def(
+            "_abandon_after_fork",
+            [](PyPool& p) {
+                if (p.threads != nullptr) {
+                    p.threads->abandon_after_fork();
+                }
+                p.interrupted.reset();
+            },
+            "In a forked child: the pool's threads are not there; mark it closed without joining them.");
     install_methods(pool, call_methods());
     install_methods(pool, data_methods());
     m.def(

@@ -228,6 +228,9 @@ void ThreadPool::close() {
     if (in_task()) {
         throw ReentrantCallError("a pool cannot be closed from inside one of its own tasks");
     }
+    if (closed()) {
+        return;  // before the lock: after abandon_after_fork() it may be held by a thread that is gone
+    }
     std::lock_guard<std::mutex> lock(call_mutex_);
     if (closed()) {
         return;
@@ -249,6 +252,16 @@ void ThreadPool::close() {
         }
     }
     registry()->clear();
+}
+
+void ThreadPool::abandon_after_fork() noexcept {
+    mark_closed();
+    stop_.store(true);
+    for (auto& worker : workers_) {
+        if (worker && worker->thread.joinable()) {
+            worker->thread.detach();
+        }
+    }
 }
 
 }  // namespace scatterpool

@@ -139,6 +139,9 @@ class ThreadPool(WorkerPool):
         seed: seeds :func:`~scatterpool.worker_rng` on each worker.
         spin_us: how long idle threads poll for work before sleeping;
             default: 50 µs when the threads fit on the CPUs, else 0.
+
+    After ``os.fork()`` the child has none of the pool's threads: there the
+    pool is closed (calls raise :class:`PoolClosedError`); make a new one.
     """
 
     def __init__(self, num_workers: int | None = None, seed: int = 0, spin_us: int = -1) -> None:
@@ -164,5 +167,18 @@ def _close_live_pools() -> None:
         except Exception:
             pass
 
+
+def _abandon_thread_pools_in_child() -> None:
+    # A forked child has only the thread that forked: a ThreadPool inherited
+    # from the parent has no workers there. Close it without joining, so that
+    # using it raises PoolClosedError instead of waiting forever.
+    for pool in list(_live_pools):
+        if isinstance(pool, ThreadPool):
+            pool._abandon_after_fork()
+            _context.forget_pool(pool.uid)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_abandon_thread_pools_in_child)
 
 dummy_pool = DummyPool()

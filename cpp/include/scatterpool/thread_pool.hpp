@@ -47,6 +47,11 @@ public:
     void wait_idle(Poll poll = {});
     void close() override;
 
+    /// @brief For the child of a fork(): the worker threads do not exist
+    /// there, so mark the pool closed and forget them without joining. The
+    /// registry is left alone (its lock may have been held at the fork).
+    void abandon_after_fork() noexcept;
+
     /// @brief The spin time in force.
     std::chrono::microseconds spin() const noexcept { return spin_; }
 
