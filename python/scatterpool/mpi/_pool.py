@@ -927,7 +927,10 @@ class MPIPool:
             if mode != "only" or worker == 0:
                 try:
                     with self._scope0:
-                        local = (True, run_call(f, mode, local_args, local_kwargs, local_chunk))
+                        if local_chunk is None:
+                            local = (True, f(*local_args, **local_kwargs))
+                        else:
+                            local = (True, run_call(f, mode, local_args, local_kwargs, local_chunk))
                 except KeyboardInterrupt:
                     if reqs:
                         rt.unfinished.append((reqs, targets))
