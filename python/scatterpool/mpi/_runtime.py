@@ -6,9 +6,10 @@ and receives one reply per command (tag ``REPLY``); array data moves with
 buffer collectives (``Iscatterv``, ``Ibcast``) on the same communicator.
 
 Nothing here blocks inside MPI: every wait is a loop over ``Test`` /
-``improbe`` that first spins (yielding the CPU every ``POLLS_BEFORE_YIELD``
-polls, so that more ranks than cores still make progress) and then sleeps
-in growing steps, and that checks on the ranks it waits for:
+``improbe`` that first spins (yielding the CPU every few hundred polls, or
+every few dozen with more ranks than cores on the host, so that all ranks
+make progress) and then sleeps in growing steps, and that checks on the
+ranks it waits for:
 
 * a rank on the same host whose process has ended is noticed within
   ``LIVENESS_PERIOD`` seconds (its pid is gone from ``/proc``);
@@ -50,11 +51,13 @@ DEFAULT_TIMEOUT = 60.0  # seconds without a sign of life before a rank counts as
 DEFAULT_SPIN = 0.02  # seconds a wait polls without sleeping
 MAX_SLEEP = 0.001  # the longest sleep between two polls
 EAGER = 4096  # bytes: messages this small are sent with a plain Send (copied out at once)
-# Polls between two yields of the CPU while spinning. Yielding on every poll
-# hands the CPU to any other busy process for a whole time slice (latency of
-# milliseconds on a loaded machine); never yielding starves the other ranks
-# when there are more ranks than cores. MPICH's own default is 1000.
+# Polls between two yields of the CPU while spinning (a poll takes about
+# 0.3 us). Yielding on every poll hands the CPU to any other busy process for
+# a whole time slice (latency of milliseconds on a loaded machine); yielding
+# seldom starves the other ranks when there are more ranks than cores on the
+# host, where every call needs several of them to get a core in turn.
 POLLS_BEFORE_YIELD = 200
+POLLS_BEFORE_YIELD_OVERSUBSCRIBED = 5
 
 
 SEQ = struct.Struct("<Q")  # every message starts with its command's sequence number
@@ -174,6 +177,8 @@ class Runtime:
         watch = os.environ.get("SCATTERPOOL_MPI_WATCH_PIDS", "1") != "0"
         self.watchable = [watch and h == self.host and _process_state(p) is True for h, p in self.procs]
         self.last_seen = [time.monotonic()] * self.size
+        on_host = sum(h == self.host for h, _ in self.procs)
+        self.polls = POLLS_BEFORE_YIELD_OVERSUBSCRIBED if on_host > (os.cpu_count() or 1) else POLLS_BEFORE_YIELD
         self.seq = 0
         self.defer_interrupt = _DeferInterrupt()
         # collectives an interrupt left running; completed before the next command
@@ -223,9 +228,10 @@ class Runtime:
         self.mark_seen(ranks)  # the timeout counts from the start of the wait
         next_check = time.monotonic() + LIVENESS_PERIOD
         polls = 0
+        every = self.polls
         while not Testall(requests):
             polls += 1
-            if polls % POLLS_BEFORE_YIELD == 0:
+            if polls % every == 0:
                 os.sched_yield()
                 now = time.monotonic()
                 if now >= next_check:
@@ -248,6 +254,7 @@ class Runtime:
         next_check = start + LIVENESS_PERIOD
         sleep = 0.0
         polls = 0
+        every = self.polls
         source = next(iter(pending)) if len(pending) == 1 else MPI.ANY_SOURCE
         waited = False
         while pending:
@@ -265,7 +272,7 @@ class Runtime:
                 sleep = 0.0
                 continue
             polls += 1
-            if polls % POLLS_BEFORE_YIELD:
+            if polls % every:
                 continue
             now = time.monotonic()
             if now >= next_check:
@@ -281,7 +288,7 @@ class Runtime:
             else:
                 sleep = min(MAX_SLEEP, sleep * 2 if sleep else 5e-5)
                 time.sleep(sleep)
-                polls = POLLS_BEFORE_YIELD - 1  # one poll per sleep from now on
+                polls = every - 1  # one poll per sleep from now on
         return replies
 
     def _drain_alive(self) -> None:
@@ -338,6 +345,7 @@ class Runtime:
         sleep = 0.0
         pid0 = self.procs[0][1]
         polls = 0
+        every = self.polls
         while True:
             msg = improbe(0, TAG_CMD, status)
             if msg is not None:
@@ -345,7 +353,7 @@ class Runtime:
                 msg.Recv(buf)
                 return buf
             polls += 1
-            if polls % POLLS_BEFORE_YIELD:
+            if polls % every:
                 continue
             now = time.monotonic()
             if now < spin_until:
@@ -353,7 +361,7 @@ class Runtime:
                 continue
             sleep = min(MAX_SLEEP, sleep * 2 if sleep else 5e-5)
             time.sleep(sleep)
-            polls = POLLS_BEFORE_YIELD - 1
+            polls = every - 1
             if now >= next_check:
                 next_check = now + 1.0
                 if self.watchable[0] and _process_state(pid0) is False:
@@ -369,9 +377,10 @@ class Runtime:
         """A worker's wait for its part of a transfer (rank 0 watches the others)."""
         Testall = self.MPI.Request.Testall
         polls = 0
+        every = self.polls
         while not Testall(requests):
             polls += 1
-            if polls % POLLS_BEFORE_YIELD == 0:
+            if polls % every == 0:
                 os.sched_yield()
 
 
