@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import sys
 import weakref
@@ -962,7 +963,7 @@ class MPIPool:
                 return out
             if mode == "only":
                 return out[worker]  # type: ignore[index]
-            return [x for part in out for x in part]
+            return list(itertools.chain.from_iterable(out))
         finally:
             try:
                 # objects garbage-collected during the call: tell the workers now

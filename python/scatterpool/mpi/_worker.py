@@ -15,6 +15,7 @@ result or, when ``ok`` is false, the packed exception.
 
 from __future__ import annotations
 
+import functools
 import pickle
 import signal
 import sys
@@ -67,9 +68,8 @@ def array_kind(kind: str, rows: np.ndarray, extra: Any) -> Any:
 def run_call(f: Any, mode: str, args: tuple[Any, ...], kwargs: dict[str, Any], chunk: Any) -> Any:
     if mode != "map":
         return f(*args, **kwargs)
-    if len(chunk) == 1:
-        return [f(x, **kwargs) for x in chunk[0]]
-    return [f(*items, **kwargs) for items in zip(*chunk)]
+    # map's loop runs in C (the items of one chunk; several sequences side by side)
+    return list(map(functools.partial(f, **kwargs) if kwargs else f, *chunk))
 
 
 class WorkerState:
