@@ -231,7 +231,7 @@ def pymor_role(sizes, reps_of, small_k, map_k, loops, check):
 
         out["small"]["push(small dict)"] = push_loop()
         out["small"]["scatter_list(1000 items)"] = loop(lambda: pool.scatter_list(items), map_k)
-        del pool
+        pool = None  # its remote objects go before pyMOR's event loop ends
         gc.collect()
         return out
     finally:
@@ -373,8 +373,7 @@ def main() -> int:
     have_pymor = not opts.no_pymor
     if have_pymor:
         try:
-            import pymor  # noqa: F401
-            import pymor.tools.mpi  # noqa: F401  (swaps mpi4py's pickle for pyMOR's ...)
+            import pymor.tools.mpi  # noqa: F401  (imports pyMOR, which swaps mpi4py's pickle for its own ...)
         except ImportError:
             have_pymor = False
             print("pyMOR is not installed (pip install pymor): its columns are left out")

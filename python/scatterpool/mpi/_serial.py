@@ -68,14 +68,17 @@ def dumps(obj: Any, buffers: list[pickle.PickleBuffer] | None = None, out_of_ban
     With ``buffers`` given, each contiguous buffer of at least ``out_of_band``
     bytes is appended to it instead of being copied into the pickle.
     """
-    callback = None
+    callback: Callable[[pickle.PickleBuffer], bool] | None = None
     if buffers is not None:
+        out = buffers
 
-        def callback(buf: pickle.PickleBuffer) -> bool:
+        def keep_large(buf: pickle.PickleBuffer) -> bool:
             if buf.raw().nbytes >= out_of_band:
-                buffers.append(buf)
+                out.append(buf)
                 return False
             return True
+
+        callback = keep_large
 
     start = len(buffers) if buffers is not None else 0
     try:
