@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _context, _core
 from ._core import RemoteObject, VectorArray
+from ._arrays import is_pymor_array
 from ._immutable import push_values, worker_copies
 
 __all__ = ["WorkerPool", "DummyPool", "ThreadPool", "dummy_pool"]
@@ -64,14 +65,15 @@ class WorkerPool(_core.Pool):
     def scatter_array(self, U: Any, copy: bool = True) -> RemoteObject:
         """Gives worker ``i`` rows ``offsets[i]:offsets[i+1]`` of ``U`` (``even_split``).
 
-        ``U`` is a :class:`~scatterpool.VectorArray` or a 2-D NumPy array of
-        float32, float64, complex64 or complex128, and each worker gets its
-        part as the same kind of array. ``copy=True`` leaves ``U`` as it was
+        ``U`` is a :class:`~scatterpool.VectorArray`, a 2-D NumPy array or a
+        pyMOR ``VectorArray`` (vectors as its columns) of float32, float64,
+        complex64 or complex128, and each worker gets its part as the same
+        kind of array. ``copy=True`` leaves ``U`` as it was
         and gives each worker its own copy (on a ThreadPool each worker
         copies its own part, in parallel). ``copy=False`` copies nothing:
         each part is a view of ``U``'s buffer, which lives as long as any part
-        does, and a ``VectorArray`` ``U`` is left empty (a NumPy ``U`` cannot be
-        emptied and is left alone).
+        does, and a ``VectorArray`` or pyMOR ``U`` is left empty (a NumPy ``U``
+        cannot be emptied and is left alone).
         """
         self._check_open()
         if isinstance(U, VectorArray):
@@ -92,9 +94,30 @@ class WorkerPool(_core.Pool):
                 return self._registry.put([U[offsets[i] : offsets[i + 1]] for i in range(self._num_workers)])
             parts = self._partition(VectorArray.from_numpy(U, copy=False), True)
             return self._registry.put([part.to_numpy() for part in parts])
+        if is_pymor_array(U):
+            return self._scatter_pymor(U, copy)
         raise TypeError(
-            f"scatter_array takes a scatterpool.VectorArray or a 2-D numpy.ndarray, got {type(U).__name__}"
+            f"scatter_array takes a scatterpool.VectorArray, a 2-D numpy.ndarray or a pyMOR VectorArray, "
+            f"got {type(U).__module__}.{type(U).__qualname__}"
         )
+
+    def _scatter_pymor(self, U: Any, copy: bool) -> RemoteObject:
+        # pyMOR keeps vectors as columns: to_numpy() is (dim, len), a view of U's memory for NumPy-based spaces.
+        data = U.to_numpy()
+        if data.dtype not in _SUPPORTED_DTYPES:
+            raise TypeError(
+                f"scatter_array handles float32, float64, complex64 and complex128 arrays, not {data.dtype}"
+            )
+        space = U.space
+        if copy:
+            rows = VectorArray.from_numpy(np.ascontiguousarray(data.T), copy=False)
+            return self._registry.put([space.from_numpy(part.to_numpy().T) for part in self._partition(rows, True)])
+        offsets = _core.even_split(data.shape[1], self._num_workers)
+        handle = self._registry.put(
+            [space.from_numpy(data[:, offsets[i] : offsets[i + 1]]) for i in range(self._num_workers)]
+        )
+        del U[:]  # pyMOR's delete builds a new (empty) array: the parts keep viewing the old memory
+        return handle
 
     def _registry_size(self) -> int:
         """The number of live remote objects (for tests of leaks)."""

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _context, _core
 from .._core import InvalidRemoteObjectError, PoolClosedError, ReentrantCallError, RemoteObject, VectorArray
+from .._arrays import is_pymor_array
 from .._immutable import is_immutable, shared_key
 from . import _runtime
 from ._serial import FunctionCache, SendError, add_note, describe_unpicklable, dumps, loads, unpack_exception
@@ -252,10 +253,6 @@ def shutdown() -> None:
 # --------------------------------------------------------------------------- #
 # arrays                                                                       #
 # --------------------------------------------------------------------------- #
-def _is_pymor_array(U: Any) -> bool:
-    return any(
-        c.__name__ == "VectorArray" and c.__module__ == "pymor.vectorarrays.interface" for c in type(U).__mro__
-    )
 
 
 def _classify(U: Any) -> tuple[str, np.ndarray, Any]:
@@ -266,7 +263,7 @@ def _classify(U: Any) -> tuple[str, np.ndarray, Any]:
         if U.ndim != 2:
             raise TypeError(f"scatter_array needs a 2-D array (rows are vectors), got {U.ndim} dimensions")
         kind, A, extra = "np", U, None
-    elif _is_pymor_array(U):
+    elif is_pymor_array(U):
         # pyMOR keeps vectors as columns: to_numpy() is (dim, len)
         kind, A, extra = "pymor", U.to_numpy().T, U.space
     else:
