@@ -49,10 +49,15 @@ PyObject* py_value(const AnyObject& value);
 
 /// Lets go of the GIL on this thread, remembering the state so that GilTurn
 /// can take it back for a task that runs on this thread meanwhile.
+///
+/// Neither this destructor nor GilTurn's constructor is noexcept: a thread
+/// that takes the GIL back while the interpreter finalizes (a daemon thread
+/// at exit) is ended there by pthread_exit, whose forced unwinding must be
+/// free to leave them.
 class ReleaseGil {
 public:
     ReleaseGil() noexcept;
-    ~ReleaseGil();
+    ~ReleaseGil() noexcept(false);
     ReleaseGil(const ReleaseGil&) = delete;
     ReleaseGil& operator=(const ReleaseGil&) = delete;
 
@@ -69,7 +74,7 @@ private:
 /// (a task that lets go of the GIL keeps its turn) the thread asks anyway.
 class GilTurn {
 public:
-    GilTurn() noexcept;
+    GilTurn();
     ~GilTurn();
     GilTurn(const GilTurn&) = delete;
     GilTurn& operator=(const GilTurn&) = delete;

@@ -75,12 +75,12 @@ PyObject* py_value(const AnyObject& value) {
 
 ReleaseGil::ReleaseGil() noexcept : state_(PyEval_SaveThread()), outer_(t_released) { t_released = state_; }
 
-ReleaseGil::~ReleaseGil() {
+ReleaseGil::~ReleaseGil() noexcept(false) {
     t_released = outer_;
     PyEval_RestoreThread(state_);
 }
 
-GilTurn::GilTurn() noexcept : owns_turn_(take_turn()) {
+GilTurn::GilTurn() : owns_turn_(take_turn()) {
     if (t_released != nullptr) {
         PyEval_RestoreThread(t_released);
     } else if (t_worker_state != nullptr) {

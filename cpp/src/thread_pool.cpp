@@ -14,6 +14,18 @@
 #include <string>
 #include <thread>
 
+#if defined(__GLIBCXX__)
+#include <cxxabi.h>
+// pthread_exit and thread cancellation unwind the stack with a special
+// exception that must not be swallowed (glibc aborts if it is).
+#define SCATTERPOOL_PASS_FORCED_UNWIND \
+    catch (abi::__forced_unwind&) {    \
+        throw;                         \
+    }
+#else
+#define SCATTERPOOL_PASS_FORCED_UNWIND
+#endif
+
 #include <scatterpool/worker_context.hpp>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -112,7 +124,9 @@ void ThreadPool::worker_main(std::size_t index) {
             WorkerScope scope(uid(), index);
             try {
                 task_(index);
-            } catch (...) {
+            }
+            SCATTERPOOL_PASS_FORCED_UNWIND
+            catch (...) {
                 errors_[index] = std::current_exception();
             }
         }
@@ -198,7 +212,9 @@ void ThreadPool::run_all(Task task, Poll poll) {
         WorkerScope scope(uid(), 0);
         try {
             task(0);
-        } catch (...) {
+        }
+        SCATTERPOOL_PASS_FORCED_UNWIND
+        catch (...) {
             errors_[0] = std::current_exception();
         }
     }
