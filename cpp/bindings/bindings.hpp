@@ -86,11 +86,6 @@ private:
 /// Releases the interpreter state of a pool's worker thread (thread exit hook).
 void release_worker_thread_state() noexcept;
 
-/// The registry that a Python RemoteObject handle belongs to, checked.
-void check_remote(const RemoteHandle& handle, const Registry& registry);
-
-// The Python type of RemoteObject handles (set by register_remote_object).
-PyTypeObject* remote_object_type() noexcept;
 /// The handle inside a Python RemoteObject, or null if @p object is not one.
 RemoteHandle* as_remote_handle(PyObject* object) noexcept;
 /// A new Python RemoteObject owning @p handle (null with an exception set).

@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 
 #include <scatterpool/errors.hpp>
 
@@ -148,11 +147,9 @@ PyObject* raise_errors(std::vector<PyObject*>& errors) {
     return nullptr;
 }
 
-// Keyword values: the worker's object for a RemoteObject, else the value.
-// Fills argv[first..] for worker w; returns false with an exception set.
-void resolve_remote(Pool& pool, PyObject* value, RemoteHandle* handle, std::size_t w, PyObject*& slot,
-                    std::vector<AnyObject>& held) {
-    (void)value;
+// Puts worker w's object behind a RemoteObject keyword into slot (borrowed;
+// held keeps it alive). Throws for a removed handle or another pool's.
+void resolve_remote(Pool& pool, RemoteHandle* handle, std::size_t w, PyObject*& slot, std::vector<AnyObject>& held) {
     pool.check_handle(*handle);
     held.push_back(pool.registry()->get(w, handle->id()));
     slot = py_value(held.back());
@@ -194,7 +191,7 @@ PyObject* call_inline(PyPool& p, CallKind kind, PyObject* function, PyObject* co
         PyObject* value = args[npos + j];
         argv[1 + npos + j] = value;
         if (RemoteHandle* handle = as_remote_handle(value)) {
-            resolve_remote(pool, value, handle, 0, argv[1 + npos + j], held);
+            resolve_remote(pool, handle, 0, argv[1 + npos + j], held);
         }
     }
     const std::size_t nargs = npos;
@@ -327,7 +324,7 @@ PyObject* call_threads(PyPool& p, CallKind kind, std::size_t worker, PyObject* f
         const std::size_t slot = 1 + npos + j;
         if (RemoteHandle* handle = as_remote_handle(value)) {
             for (std::size_t w = 0; w < s.workers; ++w) {
-                resolve_remote(pool, value, handle, w, s.argv[w * s.stride + slot], s.held);
+                resolve_remote(pool, handle, w, s.argv[w * s.stride + slot], s.held);
                 s.borrowed[w * s.stride + slot] = 1;
             }
         } else {

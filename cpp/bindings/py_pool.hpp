@@ -58,8 +58,8 @@ void set_push_hook(const py::object& hook);
 /// copier(obj, n) -> None to share obj, or a list of n objects.
 void set_copier(const py::object& copier);
 
-/// Runs @p run with the GIL released, then takes it back; first waits for the
-/// workers of an interrupted earlier call, and drops its state.
+/// Waits (GIL released, Ctrl-C raises) for the workers of a call that Ctrl-C
+/// interrupted earlier, then drops that call's state. Call with the GIL held.
 void drop_interrupted(PyPool& self);
 
 /// Raises pending signals (Ctrl-C) on the caller's thread while it waits with

@@ -116,8 +116,6 @@ PyType_Spec g_spec = {"scatterpool.RemoteObject", sizeof(PyRemoteObject), 0, Py_
 
 }  // namespace
 
-PyTypeObject* remote_object_type() noexcept { return g_type; }
-
 RemoteHandle* as_remote_handle(PyObject* object) noexcept {
     if (Py_TYPE(object) != g_type) {
         return nullptr;
