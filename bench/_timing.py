@@ -1,6 +1,6 @@
 """Shared timing helpers for scatterpool's benchmarks (bench_dummy.py, bench_threads.py).
 
-Conventions (the same as the anchors in shared/anchors/README.md):
+Conventions:
 
 - A row times a statement in a loop: after a warm-up run, the loop runs ``repeat`` times, each
   repeat running the statement ``number`` times (chosen so that a repeat lasts about

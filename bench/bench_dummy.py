@@ -1,4 +1,4 @@
-"""scatterpool.DummyPool against pyMOR's DummyPool, side by side in one run (issue 2).
+"""scatterpool.DummyPool against pyMOR's DummyPool, side by side in one run.
 
     python bench/bench_dummy.py            # full run (about 2-3 minutes, up to 2.4 GB of memory)
     python bench/bench_dummy.py --quick    # smoke test: small sizes, few repeats (< 20 s)
@@ -60,7 +60,7 @@ def got_kw(x, obj=None):
     return obj
 
 
-SMALL_DICT = {"a": 1, "b": 2.0, "c": "three"}   # the anchors' 3-key dict
+SMALL_DICT = {"a": 1, "b": 2.0, "c": "three"}   # a small config-like dict
 
 
 if sp is not None:
@@ -358,7 +358,7 @@ def main(argv=None):
         if num in args.sections:
             fn(cfg, check, comps)
     if comps:
-        T.print_comparisons("ratios ours / theirs at the median, and issue 2's targets", comps)
+        T.print_comparisons("ratios ours / theirs at the median, and the targets", comps)
         print("\nNote: pyMOR's scatter_array(copy=True) is copy-on-write and copies nothing at call time;"
               " the copy=True targets compare against the copy it makes at the first write, forced right"
               " after the call (its eager copy).")

@@ -1,4 +1,4 @@
-"""scatterpool.mpi.MPIPool beside raw mpi4py and pyMOR's MPIPool, in one MPI run (issue 5).
+"""scatterpool.mpi.MPIPool beside raw mpi4py and pyMOR's MPIPool, in one MPI run.
 
 Run it under the launcher, with 2 or 3 ranks::
 
@@ -14,12 +14,12 @@ by way of the pool itself: ``pool.apply(role)`` makes every rank run
 while ranks > 0 run pyMOR's event loop (``pymor.tools.mpi.event_loop``)
 until rank 0 calls ``pymor.tools.mpi.quit()``.
 
-What is timed (conventions of ``shared/anchors/mpi.md``):
+What is timed:
 
 * scatter of a float64 array of N x 1000 (N = 1,000 / 10,000 / 100,000:
   8 / 80 / 800 MB, 1 MB = 1e6 B), GB/s = array bytes / time:
   - raw ``Scatterv`` into a receive buffer allocated once and reused (the
-    anchors' row), and into a fresh ``np.empty`` per call (what a scatter
+    machine's ceiling), and into a fresh ``np.empty`` per call (what a scatter
     that hands out new arrays must do: the pages are touched for the first
     time). Timed on rank 0 as ``Barrier; t0; Scatterv; Barrier; t1``;
     rank 0 keeps its share (copied into its receive buffer).
@@ -132,7 +132,7 @@ def raw_pickle_scatter_role(n, reps):
 
 
 def raw_small_role(k, loops):
-    """All ranks: the anchors' raw "apply" round trip, bcast(cmd) + f() + gather(result)."""
+    """All ranks: a raw "apply" round trip, bcast(cmd) + f() + gather(result)."""
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD

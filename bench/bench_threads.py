@@ -1,4 +1,4 @@
-"""scatterpool.ThreadPool against concurrent.futures.ThreadPoolExecutor and plain NumPy (issue 3).
+"""scatterpool.ThreadPool against concurrent.futures.ThreadPoolExecutor and plain NumPy.
 
     python bench/bench_threads.py            # full run (about 2-3 minutes, up to 2.4 GB of memory)
     python bench/bench_threads.py --quick    # smoke test: small sizes, few repeats (< 20 s)
@@ -429,7 +429,7 @@ def main(argv=None):
             if num in args.sections:
                 fn(cfg, check, comps, ex)
     if comps:
-        T.print_comparisons("ratios ours / theirs at the median, and issue 3's targets", comps)
+        T.print_comparisons("ratios ours / theirs at the median, and the targets", comps)
     rc = check.report()
     T.footer(t0)
     return rc
