@@ -55,12 +55,15 @@ class Immutable:
     same value).
     """
 
-    __slots__ = ("uid",)
+    __slots__ = ("uid", "_shared_key")
     uid: int
+    _shared_key: str  # str(uid), made once: push looks it up on every call
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "Immutable":
         obj = super().__new__(cls)
-        object.__setattr__(obj, "uid", _next_uid())
+        uid = _next_uid()
+        object.__setattr__(obj, "uid", uid)
+        object.__setattr__(obj, "_shared_key", str(uid))
         return obj
 
     def __copy__(self) -> "Immutable":
@@ -141,7 +144,10 @@ def shared_key(obj: object) -> str:
     :class:`Immutable` uids are unique across processes and pyMOR's begin
     with its session's UUID, so no two immutable objects share a key.
     """
-    return str(obj.uid)  # type: ignore[attr-defined]
+    try:
+        return obj._shared_key  # type: ignore[attr-defined, no-any-return]
+    except AttributeError:  # pyMOR's ImmutableObject
+        return str(obj.uid)  # type: ignore[attr-defined]
 
 
 def push_values(obj: object, n: int) -> str | list[object]:
@@ -159,7 +165,10 @@ def push_values(obj: object, n: int) -> str | list[object]:
     if immutable is None:
         immutable = _is_immutable_type(cls)
     if immutable:
-        return str(obj.uid)  # type: ignore[attr-defined]
+        try:
+            return obj._shared_key  # type: ignore[attr-defined, no-any-return]
+        except AttributeError:  # pyMOR's ImmutableObject
+            return str(obj.uid)  # type: ignore[attr-defined]
     deepcopy = copy.deepcopy
     try:
         return [deepcopy(obj) for _ in range(n)]
