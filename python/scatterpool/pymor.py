@@ -28,8 +28,9 @@ a handle dropped without ``remove()`` freed. ::
 scatterpool's pools with this face (``isinstance`` of both scatterpool's
 class and pyMOR's ``WorkerPool``); :class:`PymorPool` gives it to any
 scatterpool pool, and :func:`new_parallel_pool` is :func:`scatterpool.new_pool`
-with it. Importing this module imports pyMOR; scatterpool alone never does.
-``MPIPool`` imports mpi4py only when it is first used.
+with it. Importing this module imports pyMOR (which imports mpi4py where it is
+installed); scatterpool alone never does. ``MPIPool`` loads scatterpool's MPI
+pool when it is first asked for.
 """
 
 from __future__ import annotations
