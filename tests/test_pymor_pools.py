@@ -347,6 +347,20 @@ def test_a_plain_handle_dropped_without_remove_is_freed():
 
 
 # --------------------------------------------------------------------------- #
+# pyMOR objects that travel to other processes                                 #
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("pickler", ["pickle", "cloudpickle"])
+def test_a_pickled_product_still_solves(thermal_block, pickler):
+    # pyMOR 2026.1.1 pickles its sparse solver with a None that shadows the class's factorization cache
+    dumps_loads = pytest.importorskip(pickler)
+    fom, _, training_set, _ = thermal_block
+    U = fom.solve(training_set[3])
+    product = fom.h1_0_semi_product
+    clone = dumps_loads.loads(dumps_loads.dumps(product))
+    np.testing.assert_allclose(clone.apply_inverse(U).to_numpy(), product.apply_inverse(U).to_numpy(), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- #
 # imports and the default pool                                                 #
 # --------------------------------------------------------------------------- #
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
