@@ -67,7 +67,9 @@ def test_seed_reaches_the_workers(monkeypatch):
         assert a.apply(draw) == b.apply(draw)
 
 
-@pytest.mark.parametrize("value", ["process", "thread", "threads:0", "threads:-1", "threads:x", "threads:", "dummy:2", "mpi:2"])
+@pytest.mark.parametrize(
+    "value", ["process", "thread", "threads:0", "threads:-1", "threads:x", "threads:", "dummy:2", "mpi:2"]
+)
 def test_bad_value_is_an_error_naming_the_accepted_ones(monkeypatch, value):
     monkeypatch.setenv("SCATTERPOOL_POOL", value)
     with pytest.raises(ValueError) as info:
@@ -99,7 +101,9 @@ def test_default_does_not_import_mpi4py():
     """
     env = environment()
     env.pop("SCATTERPOOL_POOL", None)
-    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120, env=env)
+    r = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120, env=env
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["ThreadPool", "False"]
 

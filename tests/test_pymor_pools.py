@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,14 +105,18 @@ def pool(request):
 # --------------------------------------------------------------------------- #
 # pyMOR's thermal block, coarse enough to be quick                             #
 # --------------------------------------------------------------------------- #
-@pytest.fixture(scope="module")
-def thermal_block():
+def make_thermal_block():
     problem = thermal_block_problem((2, 2))
     fom, _ = discretize_stationary_cg(problem, diameter=1 / 6)
     coercivity = ExpressionParameterFunctional("min(diffusion)", fom.parameters)
     training_set = problem.parameter_space.sample_uniformly(2)
     test_mus = problem.parameter_space.sample_uniformly(3)[5::19]  # 5 parameters spread over the space
     return fom, coercivity, training_set, test_mus
+
+
+@pytest.fixture(scope="module")
+def thermal_block():
+    return make_thermal_block()
 
 
 def reductor_of(fom, coercivity):
@@ -203,25 +208,94 @@ def test_reduction_error_analysis_equals_serial(thermal_block, pool):
     reductor = reductor_of(fom, coercivity)
     reductor.extend_basis(snapshots(fom, training_set[:3]))
     rom = reductor.reduce()
-    serial = reduction_error_analysis(rom, fom, reductor, test_mus, basis_sizes=3, error_estimator=True, error_norms=(fom.h1_0_semi_norm,))
-    parallel = reduction_error_analysis(rom, fom, reductor, test_mus, basis_sizes=3, error_estimator=True, error_norms=(fom.h1_0_semi_norm,), pool=pool)
+    options = dict(basis_sizes=3, error_estimator=True, error_norms=(fom.h1_0_semi_norm,))
+    serial = reduction_error_analysis(rom, fom, reductor, test_mus, **options)
+    parallel = reduction_error_analysis(rom, fom, reductor, test_mus, **options, pool=pool)
     assert_same_analysis(parallel, serial)
     assert pool.calls["map"] == 1
 
 
-def test_reduction_error_analysis_right_after_extend_basis(thermal_block):
-    # the reductor's caches (projected operators, estimator data) are stale after extend_basis
+def analysis_after_extend_basis(thermal_block, pool):
     fom, coercivity, training_set, test_mus = thermal_block
     reductor = reductor_of(fom, coercivity)
     reductor.extend_basis(snapshots(fom, training_set[:2]))
-    reductor.reduce()
-    reductor.extend_basis(snapshots(fom, training_set[5:6]))
     rom = reductor.reduce()
-    serial = reduction_error_analysis(rom, fom, reductor, test_mus, error_estimator=True, error_norms=(fom.h1_0_semi_norm,))
+    # the reductor's caches are stale now: for 3 basis vectors each worker projects again, with its
+    # copy of the reductor (and, on other processes, of the product's solver)
+    reductor.extend_basis(snapshots(fom, training_set[5:6]))
+    return reduction_error_analysis(
+        rom, fom, reductor, test_mus, basis_sizes=[1, 3], error_estimator=True, error_norms=(fom.h1_0_semi_norm,),
+        pool=pool,
+    )
+
+
+def test_reduction_error_analysis_right_after_extend_basis(thermal_block):
+    serial = analysis_after_extend_basis(thermal_block, None)
     with CountingThreadPool(2) as pool:
-        parallel = reduction_error_analysis(rom, fom, reductor, test_mus, error_estimator=True, error_norms=(fom.h1_0_semi_norm,), pool=pool)
+        parallel = analysis_after_extend_basis(thermal_block, pool)
         assert pool.calls["map"] == 1
     assert_same_analysis(parallel, serial)
+
+
+# --------------------------------------------------------------------------- #
+# on an MPIPool of two ranks                                                   #
+# --------------------------------------------------------------------------- #
+def run_on_mpi_pool():
+    """The algorithms above on scatterpool.pymor's MPIPool, each against serial (run under the launcher)."""
+    thermal_block = make_thermal_block()
+    fom, _, training_set, _ = thermal_block
+    with counting(spm.MPIPool)() as pool:
+        print("POOL", len(pool), bool(pool))
+        for use_error_estimator in (True, False):
+            serial = greedy(thermal_block, None, use_error_estimator)
+            parallel = greedy(thermal_block, pool, use_error_estimator)
+            assert_same_mus(parallel["max_err_mus"], serial["max_err_mus"])
+            np.testing.assert_allclose(parallel["max_errs"], serial["max_errs"], rtol=1e-12)
+            print("SAME rb_greedy", use_error_estimator, len(serial["max_errs"]))
+        U = snapshots(fom, training_set[:5])
+        dofs, _, data = ei_greedy(U, max_interpolation_dofs=4)
+        pdofs, _, pdata = ei_greedy(U, max_interpolation_dofs=4, pool=pool)
+        np.testing.assert_array_equal(pdofs, dofs)
+        np.testing.assert_allclose(pdata["errors"], data["errors"], rtol=1e-10)
+        print("SAME ei_greedy")
+        serial = analysis_after_extend_basis(thermal_block, None)
+        assert_same_analysis(analysis_after_extend_basis(thermal_block, pool), serial)
+        print("SAME reduction_error_analysis")
+        print("CALLS", " ".join(f"{k}={v}" for k, v in sorted(pool.calls.items())))
+        print("LEFT", pool._registry_size())
+
+
+MPI_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_pymor_pools import run_on_mpi_pool
+run_on_mpi_pool()
+"""
+
+
+def test_pymor_algorithms_on_an_mpipool_of_two_ranks(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "mpi"))
+    from mpi_launch import launch, require_mpi
+
+    require_mpi()
+    script = tmp_path / "pymor_on_mpi.py"
+    script.write_text(MPI_SCRIPT.format(tests=str(Path(__file__).resolve().parent)))
+    r = launch(2, [str(script)], timeout=300, SCATTERPOOL_POOL="")
+    assert r.returncode == 0, r.explain()
+    lines = [line for line in r.stdout.splitlines() if line.split(" ")[0] in ("POOL", "SAME", "CALLS", "LEFT")]
+    assert lines[:5] == [
+        "POOL 2 True",
+        "SAME rb_greedy True 3",
+        "SAME rb_greedy False 3",
+        "SAME ei_greedy",
+        "SAME reduction_error_analysis",
+    ], r.explain()
+    assert lines[6] == "LEFT 0", r.explain()
+    calls = dict(item.split("=") for item in lines[5].split()[1:])
+    # rb_greedy: one scatter_list per run and an apply per evaluation (and pushes without the estimator);
+    # ei_greedy: one scatter_array, apply and apply_only per interpolation DOF; the analysis: one map
+    assert calls["scatter_list"] == "2" and calls["scatter_array"] == "1" and calls["map"] == "1", r.explain()
+    assert int(calls["apply"]) >= 6 and int(calls["apply_only"]) >= 4 and int(calls["push"]) >= 6, r.explain()
 
 
 # --------------------------------------------------------------------------- #
@@ -397,7 +471,9 @@ def test_scatterpool_alone_does_not_import_pymor_and_this_module_not_the_mpi_poo
     assert r.stdout.split() == ["False", "True", "False", "True"]
 
 
-@pytest.mark.parametrize("value, kind, workers", [("", spm.ThreadPool, None), ("dummy", spm.DummyPool, 1), ("threads:3", spm.ThreadPool, 3)])
+@pytest.mark.parametrize(
+    "value, kind, workers", [("", spm.ThreadPool, None), ("dummy", spm.DummyPool, 1), ("threads:3", spm.ThreadPool, 3)]
+)
 def test_new_parallel_pool(monkeypatch, value, kind, workers):
     monkeypatch.setenv("SCATTERPOOL_POOL", value)
     with spm.new_parallel_pool() as pool:
