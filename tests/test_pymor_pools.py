@@ -26,6 +26,7 @@ from pymor.algorithms.greedy import rb_greedy  # noqa: E402
 from pymor.analyticalproblems.thermalblock import thermal_block_problem  # noqa: E402
 from pymor.core.base import ImmutableObject  # noqa: E402
 from pymor.discretizers.builtin import discretize_stationary_cg  # noqa: E402
+from pymor.operators.numpy import NumpyMatrixOperator  # noqa: E402
 from pymor.parameters.functionals import ExpressionParameterFunctional  # noqa: E402
 from pymor.reductors.coercive import CoerciveRBReductor  # noqa: E402
 
@@ -262,7 +263,22 @@ def run_on_mpi_pool():
         assert_same_analysis(analysis_after_extend_basis(thermal_block, pool), serial)
         print("SAME reduction_error_analysis")
         print("CALLS", " ".join(f"{k}={v}" for k, v in sorted(pool.calls.items())))
-        print("LEFT", pool._registry_size())
+        print("LEFT", pool._worker_registry_sizes())
+
+        # an immutable: sent once, counted; the ranks' copies are equal by value (pyMOR gives an
+        # unpickled ImmutableObject a new uid)
+        operator = NumpyMatrixOperator(np.arange(4.0).reshape(2, 2))
+        first, second = pool.push(operator), pool.push(operator)
+        print("PUSHED TWICE", pool._worker_registry_sizes())
+        first.remove()
+        print("REMOVED ONE", pool._worker_registry_sizes())
+        held = pool.apply(lambda op=None: (op.matrix.tolist(), op.uid), op=second)
+        print("SAME VALUE", all(matrix == operator.matrix.tolist() for matrix, _ in held), held[0][1] == operator.uid)
+        second.remove()
+        dropped = pool.push(operator)
+        del dropped
+        gc.collect()
+        print("LEFT", pool._worker_registry_sizes())
 
 
 MPI_SCRIPT = """
@@ -282,7 +298,7 @@ def test_pymor_algorithms_on_an_mpipool_of_two_ranks(tmp_path):
     script.write_text(MPI_SCRIPT.format(tests=str(Path(__file__).resolve().parent)))
     r = launch(2, [str(script)], timeout=300, SCATTERPOOL_POOL="")
     assert r.returncode == 0, r.explain()
-    lines = [line for line in r.stdout.splitlines() if line.split(" ")[0] in ("POOL", "SAME", "CALLS", "LEFT")]
+    lines = [line for line in r.stdout.splitlines() if line.split(" ")[0] in ("POOL", "SAME", "CALLS", "LEFT", "PUSHED", "REMOVED")]
     assert lines[:5] == [
         "POOL 2 True",
         "SAME rb_greedy True 3",
@@ -290,7 +306,13 @@ def test_pymor_algorithms_on_an_mpipool_of_two_ranks(tmp_path):
         "SAME ei_greedy",
         "SAME reduction_error_analysis",
     ], r.explain()
-    assert lines[6] == "LEFT 0", r.explain()
+    assert lines[6] == "LEFT [0, 0]", r.explain()
+    assert lines[7:] == [
+        "PUSHED TWICE [1, 1]",
+        "REMOVED ONE [1, 1]",
+        "SAME VALUE True True",
+        "LEFT [0, 0]",
+    ], r.explain()
     calls = dict(item.split("=") for item in lines[5].split()[1:])
     # rb_greedy: one scatter_list per run and an apply per evaluation (and pushes without the estimator);
     # ei_greedy: one scatter_array, apply and apply_only per interpolation DOF; the analysis: one map
