@@ -20,12 +20,13 @@ import pytest
 pytest.importorskip("pymor", reason="pyMOR is not installed: pip install 'scatterpool[pymor]' to run the pyMOR tests")
 
 import pymor.parallel.interface as pymor_interface  # noqa: E402
-from pymor.algorithms.ei import ei_greedy  # noqa: E402
+from pymor.algorithms.ei import ei_greedy, interpolate_operators  # noqa: E402
 from pymor.algorithms.error import reduction_error_analysis  # noqa: E402
 from pymor.algorithms.greedy import rb_greedy  # noqa: E402
+from pymor.analyticalproblems.burgers import burgers_problem_2d  # noqa: E402
 from pymor.analyticalproblems.thermalblock import thermal_block_problem  # noqa: E402
 from pymor.core.base import ImmutableObject  # noqa: E402
-from pymor.discretizers.builtin import discretize_stationary_cg  # noqa: E402
+from pymor.discretizers.builtin import discretize_instationary_fv, discretize_stationary_cg  # noqa: E402
 from pymor.operators.numpy import NumpyMatrixOperator  # noqa: E402
 from pymor.parameters.functionals import ExpressionParameterFunctional  # noqa: E402
 from pymor.reductors.coercive import CoerciveRBReductor  # noqa: E402
@@ -193,6 +194,28 @@ def test_ei_greedy_on_every_pool(thermal_block, pool):
     np.testing.assert_array_equal(pdofs, dofs)
     np.testing.assert_allclose(pdata["errors"], data["errors"], rtol=1e-10)
     assert pool.calls["scatter_array"] == 1
+
+
+@pytest.fixture(scope="module")
+def burgers():
+    problem = burgers_problem_2d()
+    fom, _ = discretize_instationary_fv(problem, diameter=1 / 10, nt=10)
+    assert not fom.operator.linear
+    return fom, problem.parameter_space.sample_uniformly(4)
+
+
+def test_interpolate_operators_on_a_nonlinear_operator(burgers, pool):
+    fom, mus = burgers
+    options = dict(error_norm=fom.l2_norm, product=fom.l2_product, max_interpolation_dofs=8)
+    eim, data = interpolate_operators(fom, ["operator"], mus, **options)
+    peim, pdata = interpolate_operators(fom, ["operator"], mus, **options, pool=pool)
+    np.testing.assert_array_equal(pdata["dofs"], data["dofs"])
+    np.testing.assert_allclose(pdata["errors"], data["errors"], rtol=1e-10)
+    np.testing.assert_allclose(peim.solve(mus[2]).to_numpy(), eim.solve(mus[2]).to_numpy(), rtol=1e-10)
+    # the evaluations were built on the workers (one map into a pushed array), then the greedy ran there
+    assert pool.calls["map"] == 1 and pool.calls["push"] >= 1
+    assert pool.calls["apply"] >= 1 and pool.calls["apply_only"] >= 1
+    assert registry_size(pool) == 0
 
 
 ERROR_ANALYSIS_KEYS = ("errors", "norms", "error_estimates", "effectivities", "max_errors", "max_error_estimates")
