@@ -93,9 +93,10 @@ def run_analysis(fom, rom, reductor, test_mus, pool):
 
 
 def same_greedy(a, b) -> bool:
+    mus_a, mus_b = a["max_err_mus"], b["max_err_mus"]
     return (
-        len(a["max_err_mus"]) == len(b["max_err_mus"])
-        and all(np.array_equal(x["diffusion"], y["diffusion"]) for x, y in zip(a["max_err_mus"], b["max_err_mus"]))
+        len(mus_a) == len(mus_b)
+        and all(np.array_equal(x["diffusion"], y["diffusion"]) for x, y in zip(mus_a, mus_b, strict=True))
         and np.allclose(a["max_errs"], b["max_errs"], rtol=1e-10)
     )
 
@@ -150,13 +151,21 @@ def launch(name: str, opts) -> dict | None:
         mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
         launcher = "scatterpool.mpi" if name == "scatterpool-mpi" else "pymor.tools.mpi"
         args = [mpiexec, "-n", "2", sys.executable, "-m", launcher, os.path.abspath(__file__)]
-    args += ["--role", name, "--diameter", repr(opts.diameter), "--extensions", str(opts.extensions),
-             "--samples", str(opts.samples)]
+    args += [
+        "--role",
+        name,
+        "--diameter",
+        repr(opts.diameter),
+        "--extensions",
+        str(opts.extensions),
+        "--samples",
+        str(opts.samples),
+    ]
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     proc = subprocess.run(args, capture_output=True, text=True, env=env)
     for line in proc.stdout.splitlines():
         if line.startswith(JSON_PREFIX):
-            return json.loads(line[len(JSON_PREFIX):])  # type: ignore[no-any-return]
+            return json.loads(line[len(JSON_PREFIX) :])  # type: ignore[no-any-return]
     print(f"{POOL_NAMES[name]}: the run failed (exit status {proc.returncode})\n{proc.stderr[-3000:]}")
     return None
 
@@ -187,8 +196,10 @@ def main() -> None:
     machine_header(
         "bench_pymor: pyMOR's rb_greedy and reduction_error_analysis, pool / pool=None in the same launch",
         {"scatterpool": scatterpool.__version__, "pymor": pymor.__version__, "numpy": np.__version__},
-        [f"2x2 thermal block, diameter {opts.diameter:g}, {opts.samples}**4 training parameters, "
-         f"{opts.extensions} extensions"],
+        [
+            f"2x2 thermal block, diameter {opts.diameter:g}, {opts.samples}**4 training parameters, "
+            f"{opts.extensions} extensions"
+        ],
     )
     results = []
     for name in ROLES if not opts.no_mpi else ("threads",):
@@ -196,12 +207,16 @@ def main() -> None:
         if r is None:
             continue
         results.append(r)
-        print(f"\n{POOL_NAMES[name]}  ({r['dofs']} dofs, {r['training']} training parameters, "
-              f"{r['extensions']} extensions)")
+        print(
+            f"\n{POOL_NAMES[name]}  ({r['dofs']} dofs, {r['training']} training parameters, "
+            f"{r['extensions']} extensions)"
+        )
         for work in ("rb_greedy", "reduction_error_analysis"):
             w = r[work]
-            print(f"  {work:26s} pool=None {w['serial']:7.2f} s   pool {w['pool']:7.2f} s   "
-                  f"ratio {w['pool'] / w['serial']:.2f}x   {'same results' if w['same'] else 'RESULTS DIFFER'}")
+            print(
+                f"  {work:26s} pool=None {w['serial']:7.2f} s   pool {w['pool']:7.2f} s   "
+                f"ratio {w['pool'] / w['serial']:.2f}x   {'same results' if w['same'] else 'RESULTS DIFFER'}"
+            )
         sys.stdout.flush()
     if opts.json:
         with open(opts.json, "w") as fh:

@@ -13,7 +13,7 @@ import pytest
 import scatterpool as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "mpi"))
-from mpi_launch import environment, launch, require_mpi  # noqa: E402
+from mpi_launch import environment, launch, require_mpi
 
 
 def cpus() -> int:

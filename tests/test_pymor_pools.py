@@ -19,22 +19,21 @@ import pytest
 
 pytest.importorskip("pymor", reason="pyMOR is not installed: pip install 'scatterpool[pymor]' to run the pyMOR tests")
 
-import pymor.parallel.interface as pymor_interface  # noqa: E402
-from pymor.algorithms.ei import ei_greedy, interpolate_operators  # noqa: E402
-from pymor.algorithms.error import reduction_error_analysis  # noqa: E402
-from pymor.algorithms.greedy import rb_greedy  # noqa: E402
-from pymor.analyticalproblems.burgers import burgers_problem_2d  # noqa: E402
-from pymor.analyticalproblems.thermalblock import thermal_block_problem  # noqa: E402
-from pymor.core.base import ImmutableObject  # noqa: E402
-from pymor.discretizers.builtin import discretize_instationary_fv, discretize_stationary_cg  # noqa: E402
-from pymor.operators.numpy import NumpyMatrixOperator  # noqa: E402
-from pymor.parameters.functionals import ExpressionParameterFunctional  # noqa: E402
-from pymor.reductors.coercive import CoerciveRBReductor  # noqa: E402
+import pymor.parallel.interface as pymor_interface
+from pymor.algorithms.ei import ei_greedy, interpolate_operators
+from pymor.algorithms.error import reduction_error_analysis
+from pymor.algorithms.greedy import rb_greedy
+from pymor.analyticalproblems.burgers import burgers_problem_2d
+from pymor.analyticalproblems.thermalblock import thermal_block_problem
+from pymor.core.base import ImmutableObject
+from pymor.core.logger import set_log_levels
+from pymor.discretizers.builtin import discretize_instationary_fv, discretize_stationary_cg
+from pymor.operators.numpy import NumpyMatrixOperator
+from pymor.parameters.functionals import ExpressionParameterFunctional
+from pymor.reductors.coercive import CoerciveRBReductor
 
-from pymor.core.logger import set_log_levels  # noqa: E402
-
-import scatterpool as sp  # noqa: E402
-import scatterpool.pymor as spm  # noqa: E402
+import scatterpool as sp
+import scatterpool.pymor as spm
 
 set_log_levels({"pymor": "WARN"})  # pyMOR logs every step of its algorithms at INFO
 
@@ -139,7 +138,7 @@ def greedy(thermal_block, pool, use_error_estimator):
 
 def assert_same_mus(a, b):
     assert len(a) == len(b)
-    for mu_a, mu_b in zip(a, b):
+    for mu_a, mu_b in zip(a, b, strict=True):
         assert mu_a.keys() == mu_b.keys()
         for key in mu_a:
             np.testing.assert_array_equal(mu_a[key], mu_b[key])
@@ -206,7 +205,7 @@ def burgers():
 
 def test_interpolate_operators_on_a_nonlinear_operator(burgers, pool):
     fom, mus = burgers
-    options = dict(error_norm=fom.l2_norm, product=fom.l2_product, max_interpolation_dofs=8)
+    options = {"error_norm": fom.l2_norm, "product": fom.l2_product, "max_interpolation_dofs": 8}
     eim, data = interpolate_operators(fom, ["operator"], mus, **options)
     peim, pdata = interpolate_operators(fom, ["operator"], mus, **options, pool=pool)
     np.testing.assert_array_equal(pdata["dofs"], data["dofs"])
@@ -232,7 +231,7 @@ def test_reduction_error_analysis_equals_serial(thermal_block, pool):
     reductor = reductor_of(fom, coercivity)
     reductor.extend_basis(snapshots(fom, training_set[:3]))
     rom = reductor.reduce()
-    options = dict(basis_sizes=3, error_estimator=True, error_norms=(fom.h1_0_semi_norm,))
+    options = {"basis_sizes": 3, "error_estimator": True, "error_norms": (fom.h1_0_semi_norm,)}
     serial = reduction_error_analysis(rom, fom, reductor, test_mus, **options)
     parallel = reduction_error_analysis(rom, fom, reductor, test_mus, **options, pool=pool)
     assert_same_analysis(parallel, serial)
@@ -248,7 +247,13 @@ def analysis_after_extend_basis(thermal_block, pool):
     # copy of the reductor (and, on other processes, of the product's solver)
     reductor.extend_basis(snapshots(fom, training_set[5:6]))
     return reduction_error_analysis(
-        rom, fom, reductor, test_mus, basis_sizes=[1, 3], error_estimator=True, error_norms=(fom.h1_0_semi_norm,),
+        rom,
+        fom,
+        reductor,
+        test_mus,
+        basis_sizes=[1, 3],
+        error_estimator=True,
+        error_norms=(fom.h1_0_semi_norm,),
         pool=pool,
     )
 
@@ -321,7 +326,8 @@ def test_pymor_algorithms_on_an_mpipool_of_two_ranks(tmp_path):
     script.write_text(MPI_SCRIPT.format(tests=str(Path(__file__).resolve().parent)))
     r = launch(2, [str(script)], timeout=300, SCATTERPOOL_POOL="")
     assert r.returncode == 0, r.explain()
-    lines = [line for line in r.stdout.splitlines() if line.split(" ")[0] in ("POOL", "SAME", "CALLS", "LEFT", "PUSHED", "REMOVED")]
+    tags = ("POOL", "SAME", "CALLS", "LEFT", "PUSHED", "REMOVED")
+    lines = [line for line in r.stdout.splitlines() if line.split(" ")[0] in tags]
     assert lines[:5] == [
         "POOL 2 True",
         "SAME rb_greedy True 3",
@@ -393,8 +399,8 @@ def test_remote_objects_arrive_as_the_workers_objects():
     with spm.ThreadPool(3) as pool:
         parts = pool.scatter_list(list(range(7)))
         box = pool.push({"n": 0})
-        assert pool.apply(lambda l=None: l, l=parts) == [[0, 1, 2], [3, 4], [5, 6]]
-        assert pool.apply_only(lambda l=None: l, 2, l=parts, task_label="x") == [5, 6]
+        assert pool.apply(lambda part=None: part, part=parts) == [[0, 1, 2], [3, 4], [5, 6]]
+        assert pool.apply_only(lambda part=None: part, 2, part=parts, task_label="x") == [5, 6]
         assert pool.map(lambda i, b=None: b["n"] + i, range(4), b=box) == [0, 1, 2, 3]
         # per-worker copies: what one worker changes, no other sees
         pool.apply(lambda b=None: b.update(n=sp.worker_index()), b=box)
@@ -402,7 +408,7 @@ def test_remote_objects_arrive_as_the_workers_objects():
         parts.remove()
         box.remove()
         with pytest.raises(sp.InvalidRemoteObjectError):
-            pool.apply(lambda l=None: l, l=parts)
+            pool.apply(lambda part=None: part, part=parts)
 
 
 def test_a_handle_of_another_pool_is_refused():

@@ -10,7 +10,8 @@ without touching the program (a batch script, a test run).
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 __all__ = ["ENVIRONMENT_VARIABLE", "PoolChoice", "choose_pool", "new_pool"]
 
@@ -50,7 +51,7 @@ def _parse(value: str) -> PoolChoice:
     raise ValueError(f"{ENVIRONMENT_VARIABLE}={value!r} is not a pool; accepted values: {ACCEPTED}")
 
 
-def choose_pool(environ: "os._Environ[str] | dict[str, str] | None" = None) -> PoolChoice:
+def choose_pool(environ: os._Environ[str] | dict[str, str] | None = None) -> PoolChoice:
     """The pool :func:`new_pool` makes, from ``SCATTERPOOL_POOL`` and the way the program was started.
 
     Raises:

@@ -73,9 +73,12 @@ for _cls in (DummyPool, ThreadPool, PymorPool):
 
 
 def _mpi_pool_class() -> type:
-    from ..mpi import MPIPool as _MPIPool
+    from ..mpi import _pool
 
-    class MPIPool(_PymorFacing, _MPIPool):
+    # typed as Any: the face's positional-only signatures are checked against the other pools
+    mpi_pool: Any = _pool.MPIPool
+
+    class MPIPool(_PymorFacing, mpi_pool):  # type: ignore[misc]
         """``scatterpool.mpi.MPIPool`` with pyMOR's face (same arguments; start with ``python -m scatterpool.mpi``)."""
 
         def __repr__(self) -> str:

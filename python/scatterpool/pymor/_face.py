@@ -8,7 +8,8 @@ holds.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ._handles import RemoteObject, held_args, held_kwargs
 
@@ -101,7 +102,7 @@ class PymorPool(PymorFacing, _Delegating):
     def close(self) -> None:
         self.pool.close()
 
-    def __enter__(self) -> "PymorPool":
+    def __enter__(self) -> PymorPool:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

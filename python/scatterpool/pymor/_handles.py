@@ -11,7 +11,7 @@ from .. import _core
 __all__ = ["RemoteObject", "held_args", "held_kwargs"]
 
 
-class RemoteObject(_PymorRemoteObject):
+class RemoteObject(_PymorRemoteObject):  # type: ignore[misc]  # pyMOR has no type information
     """A handle of a pyMOR-facing pool: pyMOR's ``RemoteObject`` around scatterpool's.
 
     scatterpool's handle type is the compiled core's own (the pools look it up
@@ -26,7 +26,7 @@ class RemoteObject(_PymorRemoteObject):
         self.handle = handle
 
     @property
-    def removed(self) -> bool:  # type: ignore[override]
+    def removed(self) -> bool:
         """Whether ``remove()`` was called."""
         return self.handle.removed
 
