@@ -307,6 +307,8 @@ def run_on_mpi_pool():
         del dropped
         gc.collect()
         print("LEFT", pool._worker_registry_sizes())
+    with spm.new_parallel_pool() as default:
+        print("DEFAULT", type(default) is spm.MPIPool, isinstance(default, pymor_interface.WorkerPool), len(default))
 
 
 MPI_SCRIPT = """
@@ -326,7 +328,7 @@ def test_pymor_algorithms_on_an_mpipool_of_two_ranks(tmp_path):
     script.write_text(MPI_SCRIPT.format(tests=str(Path(__file__).resolve().parent)))
     r = launch(2, [str(script)], timeout=300, SCATTERPOOL_POOL="")
     assert r.returncode == 0, r.explain()
-    tags = ("POOL", "SAME", "CALLS", "LEFT", "PUSHED", "REMOVED")
+    tags = ("POOL", "SAME", "CALLS", "LEFT", "PUSHED", "REMOVED", "DEFAULT")
     lines = [line for line in r.stdout.splitlines() if line.split(" ")[0] in tags]
     assert lines[:5] == [
         "POOL 2 True",
@@ -341,6 +343,7 @@ def test_pymor_algorithms_on_an_mpipool_of_two_ranks(tmp_path):
         "REMOVED ONE [1, 1]",
         "SAME VALUE True True",
         "LEFT [0, 0]",
+        "DEFAULT True True 2",
     ], r.explain()
     calls = dict(item.split("=") for item in lines[5].split()[1:])
     # rb_greedy: one scatter_list per run and an apply per evaluation (and pushes without the estimator);
