@@ -525,6 +525,22 @@ def test_scatterpool_alone_does_not_import_pymor_and_this_module_not_the_mpi_poo
     assert r.stdout.split() == ["False", "True", "False", "True"]
 
 
+def test_without_pymor_the_import_error_says_what_to_install():
+    r = run_python(
+        """
+        import sys
+        sys.modules["pymor"] = None  # as if pyMOR were not installed
+        import scatterpool
+        try:
+            import scatterpool.pymor
+        except ImportError as error:
+            print(error)
+        """
+    )
+    assert r.returncode == 0, r.stderr
+    assert "needs pyMOR: pip install 'scatterpool[pymor]'" in r.stdout
+
+
 @pytest.mark.parametrize(
     "value, kind, workers", [("", spm.ThreadPool, None), ("dummy", spm.DummyPool, 1), ("threads:3", spm.ThreadPool, 3)]
 )

@@ -40,7 +40,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymor.parallel.interface import WorkerPool as _PymorWorkerPool
+try:
+    from pymor.parallel.interface import WorkerPool as _PymorWorkerPool
+except ImportError as _error:
+    raise ImportError(
+        "scatterpool.pymor makes scatterpool's pools usable by pyMOR's algorithms and needs pyMOR: "
+        "pip install 'scatterpool[pymor]'"
+    ) from _error
 
 from .. import _pools
 from .._default import choose_pool, make_chosen_pool
