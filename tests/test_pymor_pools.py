@@ -195,12 +195,16 @@ def test_ei_greedy_on_every_pool(thermal_block, pool):
     assert pool.calls["scatter_array"] == 1
 
 
-@pytest.fixture(scope="module")
-def burgers():
+def make_burgers():
     problem = burgers_problem_2d()
     fom, _ = discretize_instationary_fv(problem, diameter=1 / 10, nt=10)
     assert not fom.operator.linear
     return fom, problem.parameter_space.sample_uniformly(4)
+
+
+@pytest.fixture(scope="module")
+def burgers():
+    return make_burgers()
 
 
 def test_interpolate_operators_on_a_nonlinear_operator(burgers, pool):
@@ -290,6 +294,13 @@ def run_on_mpi_pool():
         serial = analysis_after_extend_basis(thermal_block, None)
         assert_same_analysis(analysis_after_extend_basis(thermal_block, pool), serial)
         print("SAME reduction_error_analysis")
+        burgers_fom, burgers_mus = make_burgers()
+        options = {"error_norm": burgers_fom.l2_norm, "product": burgers_fom.l2_product, "max_interpolation_dofs": 8}
+        _, data = interpolate_operators(burgers_fom, ["operator"], burgers_mus, **options)
+        _, pdata = interpolate_operators(burgers_fom, ["operator"], burgers_mus, **options, pool=pool)
+        np.testing.assert_array_equal(pdata["dofs"], data["dofs"])
+        np.testing.assert_allclose(pdata["errors"], data["errors"], rtol=1e-10)
+        print("SAME interpolate_operators")
         print("CALLS", " ".join(f"{k}={v}" for k, v in sorted(pool.calls.items())))
         print("LEFT", pool._worker_registry_sizes())
 
@@ -330,25 +341,27 @@ def test_pymor_algorithms_on_an_mpipool_of_two_ranks(tmp_path):
     assert r.returncode == 0, r.explain()
     tags = ("POOL", "SAME", "CALLS", "LEFT", "PUSHED", "REMOVED", "DEFAULT")
     lines = [line for line in r.stdout.splitlines() if line.split(" ")[0] in tags]
-    assert lines[:5] == [
+    assert lines[:6] == [
         "POOL 2 True",
         "SAME rb_greedy True 3",
         "SAME rb_greedy False 3",
         "SAME ei_greedy",
         "SAME reduction_error_analysis",
+        "SAME interpolate_operators",
     ], r.explain()
-    assert lines[6] == "LEFT [0, 0]", r.explain()
-    assert lines[7:] == [
+    assert lines[7] == "LEFT [0, 0]", r.explain()
+    assert lines[8:] == [
         "PUSHED TWICE [1, 1]",
         "REMOVED ONE [1, 1]",
         "SAME VALUE True True",
         "LEFT [0, 0]",
         "DEFAULT True True 2",
     ], r.explain()
-    calls = dict(item.split("=") for item in lines[5].split()[1:])
+    calls = dict(item.split("=") for item in lines[6].split()[1:])
     # rb_greedy: one scatter_list per run and an apply per evaluation (and pushes without the estimator);
-    # ei_greedy: one scatter_array, apply and apply_only per interpolation DOF; the analysis: one map
-    assert calls["scatter_list"] == "2" and calls["scatter_array"] == "1" and calls["map"] == "1", r.explain()
+    # ei_greedy: one scatter_array, apply and apply_only per interpolation DOF; the analysis: one map;
+    # interpolate_operators: one map into a pushed array, then the greedy on it
+    assert calls["scatter_list"] == "2" and calls["scatter_array"] == "1" and calls["map"] == "2", r.explain()
     assert int(calls["apply"]) >= 6 and int(calls["apply_only"]) >= 4 and int(calls["push"]) >= 6, r.explain()
 
 
