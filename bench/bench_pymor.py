@@ -186,21 +186,26 @@ def main() -> None:
         role(opts.role, opts)
         return
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import datetime
+    import platform
+
     import pymor
 
     import scatterpool
-    from _timing import machine_header
 
     start = time.perf_counter()
-    machine_header(
-        "bench_pymor: pyMOR's rb_greedy and reduction_error_analysis, pool / pool=None in the same launch",
-        {"scatterpool": scatterpool.__version__, "pymor": pymor.__version__, "numpy": np.__version__},
-        [
-            f"2x2 thermal block, diameter {opts.diameter:g}, {opts.samples}**4 training parameters, "
-            f"{opts.extensions} extensions"
-        ],
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    print(f"# bench_pymor: pyMOR's algorithms, time with a pool / time with pool=None in the same launch  {now}")
+    print(
+        f"python {platform.python_version()}, scatterpool {scatterpool.__version__}, pymor {pymor.__version__}, "
+        f"numpy {np.__version__}; {len(os.sched_getaffinity(0))} CPUs, loadavg at start "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} (a loaded machine makes the ratios meaningless)"
     )
+    print(
+        f"2x2 thermal block, diameter {opts.diameter:g}, {opts.samples}**4 training parameters, "
+        f"{opts.extensions} extensions"
+    )
+    sys.stdout.flush()
     results = []
     for name in ROLES if not opts.no_mpi else ("threads",):
         r = launch(name, opts)
