@@ -1,12 +1,10 @@
-"""Shared timing helpers for scatterpool's benchmarks (bench_dummy.py, bench_threads.py).
-
-Conventions (the same as the anchors in shared/anchors/README.md):
+"""The benchmark suite's timing: loops, repeats, interleaving, the load of other processes.
 
 - A row times a statement in a loop: after a warm-up run, the loop runs ``repeat`` times, each
   repeat running the statement ``number`` times (chosen so that a repeat lasts about
   ``target_s``). Each repeat gives a time per call (or per item, for rows that process ``per``
   items per call); a row reports best / median / max over the repeats.
-- GB/s = bytes moved per call / best time per call / 1e9.
+- GB/s = bytes moved per call / time per call / 1e9.
 - Rows that are compared with each other are timed together, their repeats interleaved
   (ours, theirs, ours, theirs, ...), so that load from other processes hits both alike.
 - Statements are source strings compiled into a loop like ``timeit``'s: the names they use are
@@ -15,9 +13,9 @@ Conventions (the same as the anchors in shared/anchors/README.md):
   while a repeat runs, as in ``timeit``.
 - Work that must not be timed (building fresh inputs, freeing outputs) goes into ``setup`` /
   ``teardown`` callables that run outside the timed region, once per repeat.
-- Each section records the CPU used by *other* processes while it ran: busy time of all CPUs from
-  /proc/stat minus this process's own CPU time, as a fraction of all CPUs. Numbers from a section
-  where others used much CPU are not comparable with quiet runs.
+- A configuration records the CPU used by *other* processes while it ran: busy time of all CPUs
+  from /proc/stat minus the benchmark's own CPU time, as a fraction of all CPUs. Numbers from a
+  configuration where others used much CPU are not comparable with quiet runs.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ import platform
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 _perf = time.perf_counter
@@ -95,14 +93,18 @@ class LoadMeter:
     """CPU used by other processes between start() and stop(), as a fraction of all CPUs, and the
     CPU time the hypervisor gave to others (steal), likewise."""
 
+    def __init__(self, own_cpu: Callable[[], float] = time.process_time):
+        # own_cpu: the CPU seconds of everything this benchmark runs (under MPI: the sum over the ranks)
+        self._own_cpu = own_cpu
+
     def start(self) -> None:
         self._cpu0 = _cpu_seconds()
-        self._own0 = time.process_time()
+        self._own0 = self._own_cpu()
         self._wall0 = _perf()
 
     def stop(self) -> tuple[float, float] | None:
         cpu1 = _cpu_seconds()
-        own1 = time.process_time()
+        own1 = self._own_cpu()
         wall = _perf() - self._wall0
         if cpu1 is None or self._cpu0 is None or wall <= 0:
             return None
@@ -112,18 +114,31 @@ class LoadMeter:
         return max(0.0, others / total), max(0.0, steal / total)
 
 
+def machine_info() -> dict[str, object]:
+    """The machine a run measured: date, Python, CPU, nproc, load average, available memory."""
+    return {
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "cpu": _cpu_model(),
+        "nproc": nproc(),
+        "cpu_count": os.cpu_count(),
+        "loadavg": _loadavg(),
+        "mem_available_gib": _mem_available_gib(),
+    }
+
+
 def machine_header(title: str, versions: dict[str, str], extra: list[str] | None = None) -> None:
-    """Print the run's header: date, Python, versions, nproc, CPU, load average, memory."""
-    print(f"# {title}  {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}")
+    """Print a run's header: date, Python, versions, nproc, CPU, load average, memory."""
+    m = machine_info()
+    print(f"# {title}  {m['date']}")
     vers = ", ".join(f"{k} {v}" for k, v in versions.items())
-    print(f"python {platform.python_version()} ({sys.executable}), {vers}")
-    mem = _mem_available_gib()
-    print(f"nproc {nproc()} (cpu_count {os.cpu_count()}), cpu \"{_cpu_model()}\", "
-          f"loadavg at start {_loadavg()}" + (f", MemAvailable {mem:.1f} GiB" if mem is not None else ""))
+    print(f"python {m['python']} ({m['executable']}), {vers}")
+    mem = m["mem_available_gib"]
+    print(f"nproc {m['nproc']} (cpu_count {m['cpu_count']}), cpu \"{m['cpu']}\", loadavg at start {m['loadavg']}"
+          + (f", MemAvailable {mem:.1f} GiB" if mem is not None else ""))
     for line in extra or []:
         print(line)
-    print("times: best / median / max over repeats, per call or per item; "
-          "GB/s = bytes per call / best time / 1e9; ratio = ours / theirs at the median")
     sys.stdout.flush()
 
 
@@ -151,6 +166,11 @@ class Result:
     @property
     def max(self) -> float:
         return max(self.times)
+
+    @property
+    def spread(self) -> float:
+        """(max - best) / median: how far the repeats scattered."""
+        return (self.max - self.best) / self.median if self.median > 0 else 0.0
 
     def gbps(self, t: float | None = None) -> float | None:
         """GB/s at time t per call (default: best)."""
@@ -274,177 +294,3 @@ def measure(name: str, stmt: str, ns: dict | None = None, *, repeat: int = 7, **
 def measure_empty_loop(repeat: int = 7) -> Result:
     """The loop's own cost per iteration (for reading the smallest rows)."""
     return measure("empty loop (timing overhead, not subtracted)", "pass", {}, repeat=repeat, number=10**6)
-
-
-# --------------------------------------------------------------------------------------------
-# printing
-# --------------------------------------------------------------------------------------------
-
-def fmt(x: float | None) -> str:
-    if x is None:
-        return ""
-    if x != x:  # nan
-        return "nan"
-    a = abs(x)
-    if a >= 1000:
-        return f"{x:,.0f}"
-    if a >= 100:
-        return f"{x:.1f}"
-    if a >= 10:
-        return f"{x:.2f}"
-    return f"{x:.3f}"
-
-
-def _unit_scale(seconds: float) -> tuple[float, str]:
-    if seconds < 1e-6:
-        return 1e9, "ns"
-    if seconds < 1e-3:
-        return 1e6, "us"
-    if seconds < 1.0:
-        return 1e3, "ms"
-    return 1.0, "s"
-
-
-def _table(header: list[str], rows: list[list[str]], align: str) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-
-    def line(cells: list[str]) -> str:
-        out = []
-        for c, w, a in zip(cells, widths, align):
-            out.append(c.ljust(w) if a == "l" else c.rjust(w))
-        return "| " + " | ".join(out) + " |"
-
-    print(line(header))
-    print("|" + "|".join(("-" * (w + 1) + ":") if a == "r" else ("-" * (w + 2))
-                         for w, a in zip(widths, align)) + "|")
-    for r in rows:
-        print(line(r))
-
-
-def print_results(title: str, results: list[Result], load: tuple[float, float] | None = None) -> None:
-    """One markdown table of measurements: best, median, max, unit, GB/s."""
-    print()
-    print(f"### {title}")
-    if load is not None:
-        print(f"(CPU used by other processes during this section: {load[0]:.0%} of all CPUs; "
-              f"steal by the hypervisor: {load[1]:.0%})")
-    print()
-    rows = []
-    for r in results:
-        scale, unit = _unit_scale(r.median)
-        rows.append([r.name + (f"  [{r.note}]" if r.note else ""),
-                     fmt(r.best * scale), fmt(r.median * scale), fmt(r.max * scale),
-                     f"{unit}/{r.per}", fmt(r.gbps())])
-    _table(["benchmark", "best", "median", "max", "unit", "GB/s best"], rows, "lrrrlr")
-    sys.stdout.flush()
-
-
-@dataclass
-class Target:
-    """A target on a comparison. kind "ratio<=" : ours/theirs time at the median must be <= value;
-    kind "speedup>=" : theirs/ours time at the median must be >= value."""
-    kind: str
-    value: float
-
-    def text(self) -> str:
-        if self.kind == "ratio<=":
-            return f"ratio <= {self.value:g}"
-        return f"speed-up >= {self.value:g}x"
-
-    def met(self, ratio: float) -> bool:
-        if self.kind == "ratio<=":
-            return ratio <= self.value
-        return ratio > 0 and 1.0 / ratio >= self.value
-
-
-@dataclass
-class Comparison:
-    label: str
-    ours: Result
-    theirs: Result
-    target: Target | None = None
-    theirs_label: str = ""
-
-    @property
-    def ratio(self) -> float:
-        return self.ours.median / self.theirs.median
-
-
-def print_comparisons(title: str, comps: list[Comparison]) -> None:
-    """Markdown table: ours vs theirs at the median, the ratio ours/theirs, the target, met/missed."""
-    print()
-    print(f"### {title}")
-    print()
-    rows = []
-    for c in comps:
-        scale, unit = _unit_scale(min(c.ours.median, c.theirs.median))
-        ratio = c.ratio
-        if c.target is None:
-            verdict = ""
-        else:
-            verdict = "met" if c.target.met(ratio) else "MISSED"
-        rows.append([c.label, c.theirs_label or c.theirs.name,
-                     fmt(c.ours.median * scale), fmt(c.theirs.median * scale), f"{unit}/{c.ours.per}",
-                     f"{ratio:.3f}", f"{1.0 / ratio:.2f}x" if ratio > 0 else "inf",
-                     c.target.text() if c.target else "", verdict])
-    _table(["ours", "against", "ours median", "theirs median", "unit", "ratio ours/theirs",
-            "speed-up", "target", "verdict"], rows, "llrrlrrll")
-    sys.stdout.flush()
-
-
-class Section:
-    """Collects a section's results and the CPU other processes used while it ran."""
-
-    def __init__(self, title: str):
-        self.title = title
-        self.results: list[Result] = []
-        self.load: tuple[float, float] | None = None
-        self._meter = LoadMeter()
-
-    def __enter__(self) -> "Section":
-        print(f"... {self.title}", file=sys.stderr, flush=True)
-        self._meter.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.load = self._meter.stop()
-        if exc[0] is None:
-            print_results(self.title, self.results, self.load)
-
-    def add(self, r: Result) -> Result:
-        self.results.append(r)
-        return r
-
-    def together(self, timers: list[Timer], repeat: int) -> list[Result]:
-        """measure_together, and add the results to this section."""
-        res = measure_together(timers, repeat)
-        self.results.extend(res)
-        return res
-
-
-@dataclass
-class Checks:
-    """Correctness checks made once, outside the timed loops."""
-    failures: list[str] = field(default_factory=list)
-    passed: int = 0
-
-    def __call__(self, cond: bool, what: str) -> None:
-        if cond:
-            self.passed += 1
-        else:
-            self.failures.append(what)
-            print(f"CHECK FAILED: {what}", file=sys.stderr, flush=True)
-
-    def report(self) -> int:
-        print()
-        if self.failures:
-            print(f"correctness checks: {self.passed} passed, {len(self.failures)} FAILED:")
-            for f in self.failures:
-                print(f"  - {f}")
-            return 1
-        print(f"correctness checks (outside the timed loops): {self.passed} passed, 0 failed")
-        return 0
-
-
-def footer(t0: float) -> None:
-    print(f"\nloadavg at end {_loadavg()}, runtime {_perf() - t0:.0f} s")
