@@ -1,4 +1,5 @@
-"""DummyPool's rows (per call beside pyMOR's DummyPool; scatter_array against size): ``python -m scatterpool bench --only dummy,sizes``.
+"""DummyPool's rows (per call beside pyMOR's DummyPool; scatter_array against size):
+``python -m scatterpool bench --only dummy,sizes``.
 
 Kept as an entry point for habit; the suite lives in the package (scatterpool._bench) and takes the
 same options here (--quick, --json FILE, --plots DIR, --repeat N, --sizes MB,...).

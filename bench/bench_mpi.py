@@ -1,4 +1,5 @@
-"""MPIPool's rows (scatter beside raw Scatterv and pyMOR's MPIPool; apply at 1 to 4 ranks; the suite starts mpiexec itself): ``python -m scatterpool bench --only mpi``.
+"""MPIPool's rows (scatter beside raw Scatterv and pyMOR's MPIPool; apply at 1 to 4 ranks; mpiexec started
+by the suite): ``python -m scatterpool bench --only mpi``.
 
 Kept as an entry point for habit; the suite lives in the package (scatterpool._bench) and takes the
 same options here (--quick, --json FILE, --plots DIR, --repeat N, --sizes MB,...).

@@ -9,8 +9,9 @@ pickled into the calls.
 from __future__ import annotations
 
 import gc
-import os
+import itertools
 import time
+from typing import Any
 
 import numpy as np
 
@@ -18,24 +19,23 @@ import scatterpool as sp
 
 from .work import DIM, f, g
 
-ARRAYS: dict[int, np.ndarray] = {}      # rank 0: rows -> the array to scatter
+ARRAYS: dict[int, np.ndarray[Any, Any]] = {}      # rank 0: rows -> the array to scatter
 
 
-def length(U):
+def length(U: Any) -> int:
     return len(U)
 
 
-def raw_scatterv(n, reps, fresh, warm):
+def raw_scatterv(n: int, reps: int, fresh: bool, warm: int) -> tuple[list[float], bool | None]:
     """All ranks: raw Scatterv of rank 0's n x DIM rows, into a reused or a fresh receive buffer."""
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD
     size, rank = comm.Get_size(), comm.Get_rank()
     offsets = sp.even_split(n, size)
-    counts = [(b - a) * DIM for a, b in zip(offsets[:-1], offsets[1:])]
+    counts = [(b - a) * DIM for a, b in itertools.pairwise(offsets)]
     displs = [a * DIM for a in offsets[:-1]]
-    A = ARRAYS[n] if rank == 0 else None
-    sendbuf = [A, counts, displs, MPI.DOUBLE] if rank == 0 else None
+    sendbuf = [ARRAYS[n], counts, displs, MPI.DOUBLE] if rank == 0 else None
     recv = np.empty(counts[rank])
     times = []
     for i in range(reps + warm):
@@ -47,11 +47,11 @@ def raw_scatterv(n, reps, fresh, warm):
         comm.Barrier()
         if i >= warm:
             times.append(time.perf_counter() - t0)
-    total = comm.reduce(float(recv.sum()), root=0)
-    return times, (bool(np.isclose(total, A.sum())) if rank == 0 else None)
+    total: float | None = comm.reduce(float(recv.sum()), root=0)
+    return times, (bool(np.isclose(total, ARRAYS[n].sum())) if total is not None else None)
 
 
-def raw_round_trip(k, loops):
+def raw_round_trip(k: int, loops: int) -> list[float]:
     """All ranks: the raw "apply" round trip, bcast(command) + f() + gather(result); per call."""
     from mpi4py import MPI
 
@@ -69,23 +69,24 @@ def raw_round_trip(k, loops):
     return per_call
 
 
-def restore_mpi4py_pickle():
+def restore_mpi4py_pickle() -> None:
     """pyMOR swaps mpi4py's pickle for its own when imported; the raw rows use mpi4py's."""
     import pickle
 
     from mpi4py import MPI
 
-    MPI.pickle.__init__(pickle.dumps, pickle.loads, pickle.HIGHEST_PROTOCOL)
+    MPI.pickle.__init__(pickle.dumps, pickle.loads, pickle.HIGHEST_PROTOCOL)  # type: ignore[misc]
 
 
-def pymor_rows(sizes_rows, reps, small_k, map_k, loops):
+def pymor_rows(sizes_rows: list[int], reps: dict[int, int], small_k: int, map_k: int,
+               loops: int) -> dict[str, Any] | None:
     """Rank 0 times pyMOR's MPIPool (scatter_array per size, apply, map); the others serve it."""
-    from mpi4py import MPI
-
     import pymor.core.pickle
+    from mpi4py import MPI
     from pymor.tools import mpi
 
-    MPI.pickle.__init__(pymor.core.pickle.dumps, pymor.core.pickle.loads, pymor.core.pickle.PROTOCOL)
+    MPI.pickle.__init__(pymor.core.pickle.dumps, pymor.core.pickle.loads,  # type: ignore[misc]
+                        pymor.core.pickle.PROTOCOL)
     rank = MPI.COMM_WORLD.Get_rank()
     try:
         if rank != 0:
@@ -95,7 +96,7 @@ def pymor_rows(sizes_rows, reps, small_k, map_k, loops):
         from pymor.parallel.mpi import MPIPool as PymorMPIPool
         from pymor.vectorarrays.numpy import NumpyVectorSpace
 
-        out = {"scatter": {}, "small": {}, "checks": []}
+        out: dict[str, Any] = {"scatter": {}, "small": {}, "checks": []}
         pool = PymorMPIPool()
         for n in sizes_rows:
             U = NumpyVectorSpace(DIM).from_numpy(ARRAYS[n].T)
@@ -106,14 +107,15 @@ def pymor_rows(sizes_rows, reps, small_k, map_k, loops):
                 R = pool.scatter_array(U, copy=True)
                 t = time.perf_counter() - t0
                 if i == 0:
-                    out["checks"].append((f"pyMOR MPIPool scatter_array of {n} rows", sum(pool.apply(length, U=R)) == n))
+                    lengths = pool.apply(length, U=R)
+                    out["checks"].append((f"pyMOR MPIPool scatter_array of {n} rows", sum(lengths) == n))
                 del R
                 if i:
                     times.append(t)
             out["scatter"][n] = times
             del U
 
-        def loop(fn, k):
+        def loop(fn: Any, k: int) -> list[float]:
             per = []
             for i in range(loops + 1):
                 t0 = time.perf_counter()
@@ -136,10 +138,6 @@ def pymor_rows(sizes_rows, reps, small_k, map_k, loops):
         restore_mpi4py_pickle()
 
 
-def process_time_all(pool) -> float:
+def process_time_all(pool: Any) -> float:
     """CPU seconds of every rank's process (the benchmark's own CPU, for the load of others)."""
     return float(sum(pool.apply(time.process_time)))
-
-
-def pid(*args, **kwargs):
-    return os.getpid()

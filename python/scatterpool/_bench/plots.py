@@ -13,6 +13,7 @@ Anchors are dashed; error bars span best to max over the repeats; points are med
 
 from __future__ import annotations
 
+import importlib
 import os
 import statistics
 from typing import Any
@@ -44,23 +45,22 @@ def series(configs: dict[str, dict[str, Any]]) -> dict[str, dict[str, dict[str, 
 
 
 def draw(configs: dict[str, dict[str, Any]], folder: str, cpus: int) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # matplotlib is optional (the bench extra): imported here, used as Any
+    importlib.import_module("matplotlib").use("Agg")
+    plt: Any = importlib.import_module("matplotlib.pyplot")
 
     os.makedirs(folder, exist_ok=True)
     written = []
     for plot, lines in series(configs).items():
         fig, ax = plt.subplots(figsize=(11, 5.5))
-        ax.set_prop_cycle(color=plt.get_cmap("tab20").colors)
+        ax.set_prop_cycle(color=[plt.get_cmap("tab20")(i) for i in range(20)])
         for name, line in sorted(lines.items(), key=lambda kv: (kv[1]["anchor"], kv[0])):
             pts = line["points"]
             xs = [p[0] / 1e6 if plot != WORKERS_PLOT else p[0] for p in pts]
             if plot == SIZE_PLOT_COPY:            # GB/s: higher is better; the error bar from max to best
                 ys = [p[4] / p[1] / 1e9 for p in pts]
-                lo = [y - p[4] / p[3] / 1e9 for y, p in zip(ys, pts)]
-                hi = [p[4] / p[2] / 1e9 - y for y, p in zip(ys, pts)]
+                lo = [y - p[4] / p[3] / 1e9 for y, p in zip(ys, pts, strict=True)]
+                hi = [p[4] / p[2] / 1e9 - y for y, p in zip(ys, pts, strict=True)]
             else:                                 # microseconds per call
                 ys = [p[1] * 1e6 for p in pts]
                 lo = [(p[1] - p[2]) * 1e6 for p in pts]

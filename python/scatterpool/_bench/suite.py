@@ -8,6 +8,7 @@ and the suite prints one table of every comparison.
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
 import importlib.util
 import json
@@ -19,10 +20,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from . import report
-from .child import Options
+from .options import Options
 from .timing import machine_info, nproc
 
 QUICK_SIZES_MB = [8.0, 80.0]
@@ -159,18 +160,18 @@ def run_config(c: Config, opts: Options, timeout: float) -> dict[str, Any]:
             return {"config": c.name, "status": "failed", "command": cmd,
                     "error": f"exit status {proc.returncode}, no result; its output ends with:\n{tail}"}
         with open(out) as fh:
-            rec = json.load(fh)
+            rec: dict[str, Any] = json.load(fh)
     rec.update(status="ok", command=cmd, wall_seconds=wall, ranks=c.ranks or None)
     return rec
 
 
-def main(args) -> int:
+def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.list:
         for c in CONFIGS:
             print(f"{c.name:10s} {c.about}" + ("" if c.quick else "  (not part of --quick)"))
         return 0
-    mem = machine_info()["mem_available_gib"]
+    mem = cast("float | None", machine_info()["mem_available_gib"])
     if args.sizes:
         sizes = [float(s) for s in args.sizes.split(",")]
     elif args.quick:
@@ -230,7 +231,7 @@ def main(args) -> int:
     return 1 if failed_checks or failed_configs else 0
 
 
-def add_arguments(p) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="small sizes and few repeats: under a minute on 2 cores")
     p.add_argument("--only", help="comma-separated configurations to run (mpi: every mpi-K); --list shows them")
     p.add_argument("--list", action="store_true", help="list the configurations and exit")

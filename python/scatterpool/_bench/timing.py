@@ -28,8 +28,9 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 _perf = time.perf_counter
 
@@ -181,7 +182,7 @@ class Result:
         return self.nbytes / per_call / 1e9 if per_call > 0 else float("inf")
 
 
-def _repeat_none(n: int) -> "itertools.repeat[None]":
+def _repeat_none(n: int) -> itertools.repeat[None]:
     return itertools.repeat(None, n)  # what timeit loops over: no int objects made per iteration
 
 
@@ -197,9 +198,10 @@ def _inner(_n, {names}):
 
 def _compile(stmt: str, names: list[str]) -> Callable[..., float]:
     src = _TEMPLATE.format(names=", ".join(names), stmt=stmt.strip().replace("\n", "\n        "))
-    glb = {"_perf": _perf, "_itr": _repeat_none}
+    glb: dict[str, Any] = {"_perf": _perf, "_itr": _repeat_none}
     exec(compile(src, "<bench>", "exec"), glb)
-    return glb["_inner"]
+    inner: Callable[..., float] = glb["_inner"]
+    return inner
 
 
 class Timer:
@@ -215,11 +217,11 @@ class Timer:
     repeat: this row's number of repeats, if not the one given to measure_together.
     """
 
-    def __init__(self, name: str, stmt: str, ns: dict | None = None, *,
+    def __init__(self, name: str, stmt: str, ns: dict[str, Any] | None = None, *,
                  number: int | None = None, target_s: float = 0.05, warmup: int = 1,
                  per_call_items: int = 1, nbytes: int | None = None,
-                 setup: Callable[[int], dict] | None = None,
-                 teardown: Callable[[dict], None] | None = None, note: str = "",
+                 setup: Callable[[int], dict[str, Any]] | None = None,
+                 teardown: Callable[[dict[str, Any]], None] | None = None, note: str = "",
                  repeat: int | None = None):
         self.name, self.note, self.repeat = name, note, repeat
         self.ns = dict(ns or {})
@@ -283,10 +285,10 @@ def measure_together(timers: list[Timer], repeat: int = 7) -> list[Result]:
         for i, t in enumerate(timers):
             if r < wanted[i]:
                 times[i].append(t.once())
-    return [t.result(ts) for t, ts in zip(timers, times)]
+    return [t.result(ts) for t, ts in zip(timers, times, strict=True)]
 
 
-def measure(name: str, stmt: str, ns: dict | None = None, *, repeat: int = 7, **kw: object) -> Result:
+def measure(name: str, stmt: str, ns: dict[str, Any] | None = None, *, repeat: int = 7, **kw: object) -> Result:
     """Time one row (see Timer for the keywords) and return its Result."""
     return measure_together([Timer(name, stmt, ns, **kw)], repeat)[0]  # type: ignore[arg-type]
 

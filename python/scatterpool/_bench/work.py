@@ -6,37 +6,39 @@ kernels that release the GIL. They live in a module so that MPI ranks import the
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 DIM = 1000           # vector dimension of the scattered arrays: a row is 8000 bytes of float64
 SMALL_DICT = {"a": 1, "b": 2.0, "c": "three"}
 
 
-def f(obj=None):
+def f(obj: Any = None) -> Any:
     return obj
 
 
-def g(x):
+def g(x: Any) -> Any:
     return x
 
 
-def h(x, obj=None):
+def h(x: Any, obj: Any = None) -> Any:
     return x
 
 
-def gram(U=None):
+def gram(U: Any = None) -> Any:
     """Compute-bound, releases the GIL inside BLAS: U^T U of the worker's part."""
     return U.T @ U
 
 
-def fro_norm(U=None):
+def fro_norm(U: Any = None) -> float:
     """Memory-bound, releases the GIL inside BLAS: ||U||_F of the worker's part."""
     return float(np.linalg.norm(U))
 
 
 def rows_of(mb: float) -> int:
     """Rows of DIM float64 values that make ``mb`` megabytes (1 MB = 1e6 bytes)."""
-    return int(round(mb * 1e6 / (DIM * 8)))
+    return round(mb * 1e6 / (DIM * 8))
 
 
 def make_array(n: int, dim: int = DIM) -> np.ndarray:

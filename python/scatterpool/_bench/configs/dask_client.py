@@ -9,20 +9,23 @@ copy=False)`` and ``copy=True``; the round trip ``client.submit(f, pure=False).r
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import Any
 
 import numpy as np
 
 import scatterpool as sp
 
 from .. import timing as T
+from ..options import Options
 from ..record import SIZE_PLOT_VIEW, Record
 from ..work import f, g, make_array, rows_of, size_label
 
 
-def run(rec: Record, opts) -> None:
-    from dask.distributed import Client
-
+def run(rec: Record, opts: Options) -> None:
+    # dask is optional and partly typed: its client is used as Any
+    Client: Any = importlib.import_module("dask.distributed").Client
     logging.getLogger("distributed").setLevel(logging.ERROR)
     n_map = 100 if opts.quick else 1000                 # dask takes milliseconds per item
     rng = range(n_map)
@@ -30,8 +33,8 @@ def run(rec: Record, opts) -> None:
             sp.ThreadPool(2) as pool:
         rec.check(client.submit(f, 3, pure=False).result() == 3, "dask: submit round trip")
         rec.check(client.gather(client.map(g, rng, pure=False)) == list(rng), "dask: map result in order")
-        ns = dict(client=client, pool=pool, f=f, g=g, rng=rng)
-        kw = dict(target_s=opts.target_s)
+        ns = {"client": client, "pool": pool, "f": f, "g": g, "rng": rng}
+        kw: dict[str, Any] = {"target_s": opts.target_s}
         timers = [
             T.Timer("dask Client(processes=False): submit(f, pure=False).result()",
                     "client.submit(f, pure=False).result()", ns, **kw),
@@ -42,7 +45,7 @@ def run(rec: Record, opts) -> None:
                     per_call_items=n_map, **kw),
         ]
         keys = ["dask_submit", "only1", "dask_map", "map"]
-        for key, r in zip(keys, T.measure_together(timers, opts.repeat)):
+        for key, r in zip(keys, T.measure_together(timers, opts.repeat), strict=True):
             rec.add(key, r, pool="dask" if key.startswith("dask") else "ThreadPool(2)")
         rec.compare("ThreadPool(2) apply_only(f, 1) vs dask submit round trip", "only1", "dask_submit")
         rec.compare("ThreadPool(2) map per item vs dask map", "map", "dask_map")
@@ -54,7 +57,7 @@ def run(rec: Record, opts) -> None:
             fut = client.scatter(A)
             rec.check(np.array_equal(fut.result(), A), f"dask: scatter({label}) gives A back")
             del fut
-            ns = dict(client=client, pool=pool, A=A)
+            ns = {"client": client, "pool": pool, "A": A}
             timers = [
                 T.Timer(f"dask: client.scatter(A {label})  (hash=True, the default)", "client.scatter(A)", ns, **kw),
                 T.Timer(f"ThreadPool(2): scatter_array(A {label}, copy=False) + remove()",

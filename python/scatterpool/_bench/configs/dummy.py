@@ -7,10 +7,12 @@ counterpart. Targets: apply, apply_only ratio <= 0.5 against pyMOR; map, push, s
 from __future__ import annotations
 
 import copy as _copy
+from typing import Any
 
 import scatterpool as sp
 
 from .. import timing as T
+from ..options import Options
 from ..record import Record, Target
 from ..work import SMALL_DICT, f, g, h
 
@@ -31,21 +33,21 @@ class Params(sp.Immutable):
     """A user-defined immutable object: pushed once, shared."""
 
 
-def _pymor_side():
+def _pymor_side() -> tuple[Any, type] | None:
     try:
         from pymor.core.base import ImmutableObject
         from pymor.parallel.dummy import DummyPool as PymorDummyPool
     except ImportError:
         return None
 
-    class PymorParams(ImmutableObject):
+    class PymorParams(ImmutableObject):  # type: ignore[misc]
         pass
 
     return PymorDummyPool(), PymorParams
 
 
-def run(rec: Record, opts) -> None:
-    sides = {"DummyPool": (sp.DummyPool(), Params)}
+def run(rec: Record, opts: Options) -> None:
+    sides: dict[str, tuple[Any, type]] = {"DummyPool": (sp.DummyPool(), Params)}
     theirs = _pymor_side()
     if theirs is not None:
         sides["pyMOR DummyPool"] = theirs
@@ -58,11 +60,11 @@ def run(rec: Record, opts) -> None:
         rec.check(pool.map(h, rng, obj=R) == list(rng), f"{side}: map(h, range, obj=R)")
         with pool.push(imm) as ri:
             rec.check(pool.apply(f, obj=ri)[0] is imm, f"{side}: push(immutable) is not copied")
-        ns[side] = dict(pool=pool, f=f, g=g, h=h, R=R, d=SMALL_DICT, imm=imm, lst=lst, rng=rng)
+        ns[side] = {"pool": pool, "f": f, "g": g, "h": h, "R": R, "d": SMALL_DICT, "imm": imm, "lst": lst, "rng": rng}
 
-    bare = T.Timer("bare Python call [f(*a, **k)]", "[f(*a, **k)]", dict(f=f, a=(), k={"obj": 1}),
+    bare = T.Timer("bare Python call [f(*a, **k)]", "[f(*a, **k)]", {"f": f, "a": (), "k": {"obj": 1}},
                    target_s=opts.target_s)
-    deep = T.Timer("copy.deepcopy(small dict)", "deepcopy(d)", dict(deepcopy=_copy.deepcopy, d=SMALL_DICT),
+    deep = T.Timer("copy.deepcopy(small dict)", "deepcopy(d)", {"deepcopy": _copy.deepcopy, "d": SMALL_DICT},
                    target_s=opts.target_s)
     # the plain-Python floor of a row is timed interleaved with it
     floors = {"apply": ("bare", bare), "push": ("deepcopy", deep)}
@@ -73,7 +75,7 @@ def run(rec: Record, opts) -> None:
         if key in floors:
             keys.append(floors[key][0])
             timers.append(floors[key][1])
-        for k, r in zip(keys, T.measure_together(timers, opts.repeat)):
+        for k, r in zip(keys, T.measure_together(timers, opts.repeat), strict=True):
             rec.add(k, r, pool=k.split(":")[0] if ":" in k else "Python")
         if theirs is not None:
             rec.compare(f"DummyPool {label}", f"DummyPool:{key}", f"pyMOR DummyPool:{key}", Target("ratio<=", target))

@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import gc
 import time
+from typing import Any
 
 import numpy as np
 
 import scatterpool as sp
 from scatterpool.mpi import MPIPool
 
-from ..mpi_roles import ARRAYS, pymor_rows, process_time_all, raw_scatterv, restore_mpi4py_pickle
+from ..mpi_roles import ARRAYS, process_time_all, pymor_rows, raw_scatterv, restore_mpi4py_pickle
+from ..options import Options
 from ..record import SIZE_PLOT_COPY, SIZE_PLOT_VIEW, Record, Target
-from ..work import DIM, f, g, make_array, rows_of, size_label
+from ..work import DIM, g, make_array, rows_of, size_label
 from .mpi_ranks import dispatch, loop
 
 
-def ours_scatter(pool, n: int, copy: bool) -> float:
+def ours_scatter(pool: Any, n: int, copy: bool) -> float:
     A = ARRAYS[n]
     gc.collect()
     t0 = time.perf_counter()
@@ -35,7 +37,7 @@ def ours_scatter(pool, n: int, copy: bool) -> float:
     return t
 
 
-def check_scatter(rec: Record, pool, n: int, copy: bool) -> None:
+def check_scatter(rec: Record, pool: Any, n: int, copy: bool) -> None:
     A = ARRAYS[n]
     offs = sp.even_split(n, len(pool))
     with pool.scatter_array(A, copy=copy) as R:
@@ -45,7 +47,7 @@ def check_scatter(rec: Record, pool, n: int, copy: bool) -> None:
               f"MPIPool: scatter_array({size_label(A.nbytes)}, copy={copy}) gives each rank its rows")
 
 
-def scatter(rec: Record, opts, pool) -> dict[int, int]:
+def scatter(rec: Record, opts: Options, pool: Any) -> dict[int, int]:
     k = len(pool)
     reps = {}
     for mb in sorted(opts.sizes_mb):
@@ -54,7 +56,7 @@ def scatter(rec: Record, opts, pool) -> dict[int, int]:
         nbytes = ARRAYS[n].nbytes
         reps[n] = opts.repeat_big if nbytes >= 400e6 else opts.repeat
         label = size_label(nbytes)
-        times, ok = pool.apply(raw_scatterv, n, 1, False, 1)[0]       # warm-up, and checks
+        _, ok = pool.apply(raw_scatterv, n, 1, False, 1)[0]       # warm-up, and checks
         rec.check(ok, f"raw Scatterv {label}")
         for copy in (True, False):
             check_scatter(rec, pool, n, copy)
@@ -64,7 +66,7 @@ def scatter(rec: Record, opts, pool) -> dict[int, int]:
             rows["fresh"] += pool.apply(raw_scatterv, n, 1, True, 0)[0][0]
             rows["copy"].append(ours_scatter(pool, n, True))
             rows["view"].append(ours_scatter(pool, n, False))
-        common = dict(x=nbytes, nbytes=nbytes)
+        common: dict[str, Any] = {"x": nbytes, "nbytes": nbytes}
         rec.add_times(f"reused:{mb}", f"raw mpi4py Scatterv, reused buffer ({label}, {k} ranks)", rows["reused"],
                       pool="mpi4py", plot=SIZE_PLOT_COPY, line=f"raw Scatterv, reused buffer ({k} ranks)",
                       anchor_line=True, **common)
@@ -84,7 +86,7 @@ def scatter(rec: Record, opts, pool) -> dict[int, int]:
     return reps
 
 
-def small(rec: Record, opts, pool) -> None:
+def small(rec: Record, opts: Options, pool: Any) -> None:
     k = len(pool)
     items = 1000
     loops = 20 if opts.quick else 100
@@ -97,7 +99,7 @@ def small(rec: Record, opts, pool) -> None:
                   pool=f"MPIPool({k})")
 
 
-def pymor(rec: Record, opts, pool, reps: dict[int, int]) -> None:
+def pymor(rec: Record, opts: Options, pool: Any, reps: dict[int, int]) -> None:
     k = len(pool)
     calls = 50 if opts.quick else 1000
     sizes = sorted(opts.sizes_mb)[:1] if opts.quick else sorted(opts.sizes_mb)   # pyMOR pickles the array
@@ -129,7 +131,7 @@ def have_pymor() -> bool:
     return True
 
 
-def run(rec: Record, opts) -> None:
+def run(rec: Record, opts: Options) -> None:
     with MPIPool() as pool:
         rec.measure_load_with(lambda: process_time_all(pool))
         with_pymor = have_pymor()

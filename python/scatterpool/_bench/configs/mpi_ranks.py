@@ -7,16 +7,19 @@ are marked oversubscribed. Each loop of ours follows a loop of the raw round tri
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from scatterpool.mpi import MPIPool
 
 from .. import timing as T
 from ..mpi_roles import process_time_all, raw_round_trip
+from ..options import Options
 from ..record import WORKERS_PLOT, Record, Target
 from ..work import f
 
 
-def loop(fn, k: int) -> float:
+def loop(fn: Callable[[], Any], k: int) -> float:
     """Seconds per call of k calls."""
     t0 = time.perf_counter()
     for _ in range(k):
@@ -24,7 +27,7 @@ def loop(fn, k: int) -> float:
     return (time.perf_counter() - t0) / k
 
 
-def dispatch(rec: Record, opts, pool) -> None:
+def dispatch(rec: Record, opts: Options, pool: Any) -> None:
     k = len(pool)
     calls = 50 if opts.quick else 1000
     raw, ours = [], []
@@ -35,7 +38,7 @@ def dispatch(rec: Record, opts, pool) -> None:
         raw.append(pool.apply(raw_round_trip, calls, 1)[0][0])
         ours.append(loop(lambda: pool.apply(f), calls))
     over = k > T.nproc()
-    tags = dict(plot=WORKERS_PLOT, x=k, oversubscribed=over)
+    tags: dict[str, Any] = {"plot": WORKERS_PLOT, "x": k, "oversubscribed": over}
     rec.add_times(f"raw_rt{k}", f"raw mpi4py bcast + f + gather ({k} ranks)", raw, pool="mpi4py",
                   line="raw mpi4py bcast + gather", anchor_line=True, **tags)
     rec.add_times(f"apply{k}", f"MPIPool ({k} ranks): apply(f)", ours, pool=f"MPIPool({k})",
@@ -44,7 +47,7 @@ def dispatch(rec: Record, opts, pool) -> None:
                 f"raw_rt{k}", Target("ratio<=", 1.5))
 
 
-def run(rec: Record, opts) -> None:
+def run(rec: Record, opts: Options) -> None:
     with MPIPool() as pool:
         rec.measure_load_with(lambda: process_time_all(pool))
         dispatch(rec, opts, pool)

@@ -14,11 +14,15 @@ import subprocess
 import sys
 import tempfile
 
+from ..options import Options
 from ..record import Record
 
 
-def run(rec: Record, opts) -> None:
+def run(rec: Record, opts: Options) -> None:
     script = opts.pymor_script
+    if script is None:
+        rec.check(False, "bench/bench_pymor.py was not found")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "pymor.json")
         args = [sys.executable, script, "--json", out] + (["--quick"] if opts.quick else [])
@@ -30,6 +34,9 @@ def run(rec: Record, opts) -> None:
             return
         with open(out) as fh:
             results = json.load(fh)
+    for line in proc.stdout.splitlines():          # a launch of it that failed (it goes on with the others)
+        if "the run failed" in line:
+            rec.check(False, f"{os.path.basename(script)}: {line.strip()}")
     for r in results:
         role = r["role"]
         for work in ("rb_greedy", "reduction_error_analysis"):

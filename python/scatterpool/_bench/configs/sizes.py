@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import gc
+from typing import Any
 
 import numpy as np
 
 import scatterpool as sp
 
 from .. import timing as T
+from ..options import Options
 from ..record import SIZE_PLOT_COPY, SIZE_PLOT_VIEW, Record, Target
 from ..work import f, make_array, rows_of, size_label
 
 POOLS = ("DummyPool", "ThreadPool(2)")
 
 
-def _check(rec: Record, pool, name: str, A: np.ndarray) -> None:
+def _check(rec: Record, pool: Any, name: str, A: Any) -> None:
     with pool.scatter_array(A, copy=False) as ro:
         parts = pool.apply(f, obj=ro)
         rec.check(all(np.shares_memory(p, A) for p in parts) and np.array_equal(np.concatenate(parts), A),
@@ -38,15 +40,15 @@ def _check(rec: Record, pool, name: str, A: np.ndarray) -> None:
     del parts
 
 
-def _views(rec: Record, opts, pools: dict, arrays: dict) -> None:
+def _views(rec: Record, opts: Options, pools: dict[str, Any], arrays: dict[float, Any]) -> None:
     timers, keys = [], []
     for name, pool in pools.items():
         for mb, A in arrays.items():
             timers.append(T.Timer(f"{name}: scatter_array(A {size_label(A.nbytes)}, copy=False) + remove()",
-                                  "pool.scatter_array(A, copy=False).remove()", dict(pool=pool, A=A),
+                                  "pool.scatter_array(A, copy=False).remove()", {"pool": pool, "A": A},
                                   target_s=opts.target_s))
             keys.append((name, mb))
-    for (name, mb), r in zip(keys, T.measure_together(timers, opts.repeat)):
+    for (name, mb), r in zip(keys, T.measure_together(timers, opts.repeat), strict=True):
         rec.add(f"{name}:view:{mb}", r, pool=name, plot=SIZE_PLOT_VIEW, line=f"{name} copy=False",
                 x=arrays[mb].nbytes)
     smallest = min(arrays)
@@ -57,7 +59,7 @@ def _views(rec: Record, opts, pools: dict, arrays: dict) -> None:
                             f"{name}:view:{mb}", f"{name}:view:{smallest}", Target("ratio<=", 1.2))
 
 
-def _pymor_forced_cow(A: np.ndarray):
+def _pymor_forced_cow(A: Any) -> tuple[Any, Any] | None:
     """pyMOR's DummyPool and the same vectors as a NumpyVectorArray (columns of A.T: no copy)."""
     try:
         from pymor.parallel.dummy import DummyPool as PymorDummyPool
@@ -67,23 +69,24 @@ def _pymor_forced_cow(A: np.ndarray):
     return PymorDummyPool(), NumpyVectorSpace(A.shape[1]).from_numpy(A.T)
 
 
-def _copies(rec: Record, opts, pools: dict, mb: float, A: np.ndarray, ex, largest: bool) -> None:
+def _copies(rec: Record, opts: Options, pools: dict[str, Any], mb: float, A: Any, ex: cf.ThreadPoolExecutor,
+            largest: bool) -> None:
     big = A.nbytes >= 400e6
-    m = dict(number=1, warmup=1) if big else dict(target_s=opts.target_s)
+    m: dict[str, Any] = {"number": 1, "warmup": 1} if big else {"target_s": opts.target_s}
     halves = np.array_split(A, 2)
     buf = np.empty_like(A)
     buf.fill(0.0)                                       # the warm buffer: every page touched before
     bufs = np.array_split(buf, 2)
 
-    def copyto_2thr(ex=ex, bufs=bufs, halves=halves):
-        for fu in [ex.submit(np.copyto, d, s) for d, s in zip(bufs, halves)]:
+    def copyto_2thr(ex: cf.ThreadPoolExecutor = ex, bufs: list[Any] = bufs, halves: list[Any] = halves) -> None:
+        for fu in [ex.submit(np.copyto, d, s) for d, s in zip(bufs, halves, strict=True)]:
             fu.result()
 
-    def copy_2thr(ex=ex, halves=halves):
+    def copy_2thr(ex: cf.ThreadPoolExecutor = ex, halves: list[Any] = halves) -> list[Any]:
         return [fu.result() for fu in [ex.submit(np.copy, p) for p in halves]]
 
-    ns = dict(A=A, buf=buf, copyto=np.copyto, empty_like=np.empty_like, copyto_2thr=copyto_2thr,
-              copy_2thr=copy_2thr)
+    ns = {"A": A, "buf": buf, "copyto": np.copyto, "empty_like": np.empty_like, "copyto_2thr": copyto_2thr,
+              "copy_2thr": copy_2thr}
     label = size_label(A.nbytes)
     anchors = [
         ("fresh1", "np.copyto into fresh memory, 1 thread", "d = empty_like(A); copyto(d, A); del d"),
@@ -95,7 +98,7 @@ def _copies(rec: Record, opts, pools: dict, mb: float, A: np.ndarray, ex, larges
     keys = [(key, what, "NumPy") for key, what, _ in anchors]
     for name, pool in pools.items():
         timers.append(T.Timer(f"{name}: scatter_array(A {label}, copy=True) + remove()",
-                              "pool.scatter_array(A, copy=True).remove()", dict(pool=pool, A=A),
+                              "pool.scatter_array(A, copy=True).remove()", {"pool": pool, "A": A},
                               nbytes=A.nbytes, **m))
         keys.append((name, f"{name} copy=True", name))
     pymor = _pymor_forced_cow(A)
@@ -110,10 +113,10 @@ def _copies(rec: Record, opts, pools: dict, mb: float, A: np.ndarray, ex, larges
         # the copy pyMOR makes at the first in-place write (the call it makes there), forced right away
         timers.append(T.Timer(f"pyMOR DummyPool: scatter_array(U {label}, copy=True) + forced COW copy + remove()",
                               "ro = pool.scatter_array(U, copy=True); ro.obj._copy_impl_if_multiple_refs(); "
-                              "ro.remove(); del ro", dict(pool=ppool, U=U), nbytes=A.nbytes, **m))
+                              "ro.remove(); del ro", {"pool": ppool, "U": U}, nbytes=A.nbytes, **m))
         keys.append(("pymor", "pyMOR DummyPool copy=True (eager)", "pyMOR DummyPool"))
     results = T.measure_together(timers, opts.repeat_big if big else opts.repeat)
-    for (key, line, pool_name), r in zip(keys, results):
+    for (key, line, pool_name), r in zip(keys, results, strict=True):
         rec.add(f"{key}:copy:{mb}", r, pool=pool_name, plot=SIZE_PLOT_COPY, line=line, x=A.nbytes,
                 anchor_line=key not in pools)
     del timers, ns, buf, bufs, halves, copyto_2thr, copy_2thr, pymor
@@ -129,7 +132,7 @@ def _copies(rec: Record, opts, pools: dict, mb: float, A: np.ndarray, ex, larges
         rec.compare(f"DummyPool copy=True {label} (info)", f"DummyPool:copy:{mb}", f"fresh1:copy:{mb}")
 
 
-def run(rec: Record, opts) -> None:
+def run(rec: Record, opts: Options) -> None:
     arrays = {mb: make_array(rows_of(mb)) for mb in opts.sizes_mb}
     pools = {"DummyPool": sp.DummyPool(), "ThreadPool(2)": sp.ThreadPool(2)}
     smallest = arrays[min(arrays)]

@@ -8,10 +8,12 @@ call. Worker counts above the CPUs this process may use are marked oversubscribe
 from __future__ import annotations
 
 import concurrent.futures as cf
+from typing import Any
 
 import scatterpool as sp
 
 from .. import timing as T
+from ..options import Options
 from ..record import WORKERS_PLOT, Record
 from ..work import f
 from .threads import tpe_apply
@@ -19,13 +21,13 @@ from .threads import tpe_apply
 COUNTS = (1, 2, 4, 8)
 
 
-def run(rec: Record, opts) -> None:
+def run(rec: Record, opts: Options) -> None:
     cpus = T.nproc()
     for k in COUNTS:
         over = k > cpus
         with sp.ThreadPool(k) as pool, cf.ThreadPoolExecutor(k) as ex:
             rec.check(pool.apply(sp.worker_index) == list(range(k)), f"ThreadPool({k}): apply on every worker")
-            ns = dict(pool=pool, ex=ex, f=f, k=k, tpe_apply=tpe_apply, a=(), kw={})
+            ns = {"pool": pool, "ex": ex, "f": f, "k": k, "tpe_apply": tpe_apply, "a": (), "kw": {}}
             timers = [
                 T.Timer(f"ThreadPool({k}): apply(f)", "pool.apply(f)", ns, target_s=opts.target_s),
                 T.Timer(f"ThreadPoolExecutor({k}): {k} x submit(f), wait all", "tpe_apply(ex, f, k)", ns,
@@ -34,7 +36,7 @@ def run(rec: Record, opts) -> None:
                         ns, target_s=opts.target_s),
             ]
             ours, tpe, bare = T.measure_together(timers, opts.repeat)
-        tags = dict(plot=WORKERS_PLOT, x=k, oversubscribed=over)
+        tags: dict[str, Any] = {"plot": WORKERS_PLOT, "x": k, "oversubscribed": over}
         rec.add(f"apply{k}", ours, pool=f"ThreadPool({k})", line="ThreadPool apply(f)", **tags)
         rec.add(f"tpe{k}", tpe, pool=f"ThreadPoolExecutor({k})", line="ThreadPoolExecutor submit x k + wait",
                 anchor_line=True, **tags)
