@@ -53,7 +53,8 @@ def draw(configs: dict[str, dict[str, Any]], folder: str, cpus: int) -> list[str
     written = []
     for plot, lines in series(configs).items():
         fig, ax = plt.subplots(figsize=(11, 5.5))
-        ax.set_prop_cycle(color=[plt.get_cmap("tab20")(i) for i in range(20)])
+        ours_colors = iter(plt.get_cmap("tab10")(i) for i in range(10 * 3))
+        anchor_colors = iter(plt.get_cmap("Dark2")(i % 8) for i in range(8 * 3))
         for name, line in sorted(lines.items(), key=lambda kv: (kv[1]["anchor"], kv[0])):
             pts = line["points"]
             xs = [p[0] / 1e6 if plot != WORKERS_PLOT else p[0] for p in pts]
@@ -65,7 +66,8 @@ def draw(configs: dict[str, dict[str, Any]], folder: str, cpus: int) -> list[str
                 ys = [p[1] * 1e6 for p in pts]
                 lo = [(p[1] - p[2]) * 1e6 for p in pts]
                 hi = [(p[3] - p[1]) * 1e6 for p in pts]
-            ax.errorbar(xs, ys, yerr=[lo, hi], label=name, marker="o" if not line["anchor"] else "s",
+            color = next(anchor_colors if line["anchor"] else ours_colors)
+            ax.errorbar(xs, ys, yerr=[lo, hi], label=name, marker="s" if line["anchor"] else "o", color=color,
                         linestyle="--" if line["anchor"] else "-", capsize=3, markersize=4)
         ticks = sorted({p[0] for line in lines.values() for p in line["points"]})
         if plot == WORKERS_PLOT:

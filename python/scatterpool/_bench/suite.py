@@ -35,6 +35,7 @@ EXTRAS = {  # importable name -> (what it is, the extra that brings it)
     "distributed": ("dask.distributed", "bench"),
     "mpi4py": ("mpi4py", "mpi"),
     "pymor": ("pyMOR", "bench"),
+    "matplotlib": ("matplotlib", "bench"),
 }
 
 
@@ -182,6 +183,11 @@ def main(args: argparse.Namespace) -> int:
     pymor_script = find_pymor_script(args.pymor_script)
     opts = Options.make(args.quick, args.repeat, sizes, pymor_script)
     configs, skipped = select(only, args.quick, pymor_script)
+    plots = args.plots
+    if plots and not installed("matplotlib"):
+        skipped.append("skipped --plots: matplotlib is not installed (the bench extra brings it: "
+                       "pip install 'scatterpool[bench]')")
+        plots = None
 
     info = machine_info()
     vers = versions()
@@ -223,10 +229,10 @@ def main(args: argparse.Namespace) -> int:
             json.dump({"machine": info, "versions": vers, "argv": sys.argv, "quick": args.quick,
                        "sizes_mb": sizes, "skipped": skipped, "table": entries, "configs": results}, fh, indent=1)
         print(f"wrote {args.json}")
-    if args.plots:
+    if plots:
         from .plots import draw
 
-        for path in draw(results, args.plots, nproc()):
+        for path in draw(results, plots, nproc()):
             print(f"wrote {path}")
     return 1 if failed_checks or failed_configs else 0
 
