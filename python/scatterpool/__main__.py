@@ -1,4 +1,4 @@
-"""``python -m scatterpool demo``: a small real workload on every pool."""
+"""``python -m scatterpool demo``: a small real workload on every pool; ``bench``: the benchmark suite."""
 
 from __future__ import annotations
 
@@ -105,7 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--rows", type=int, default=1_000_000)
     d.add_argument("--dim", type=int, default=50)
     d.add_argument("--points", type=int, default=2000)
+    b = sub.add_parser("bench", help="time every pool beside what users would pick instead, in one run")
+    from ._bench.suite import add_arguments
+
+    add_arguments(b)
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        from ._bench.suite import main as bench
+
+        return bench(args)
     return demo(args.rows, args.dim, args.points)
 
 
