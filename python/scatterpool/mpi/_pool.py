@@ -377,8 +377,10 @@ class MPIPool(WorkerPool):
                 targets = self._others
             arguments = _Arguments(self, kind, args, kwargs, bool(targets)) if args or kwargs else _NO_ARGUMENTS
             offsets: list[int] = []
+            own_chunk: tuple[Any, ...] = ()
             if seqs is not None:
                 offsets = _core.even_split(length, K)
+                own_chunk = self._own_chunk(seqs, offsets)
 
             reqs: list[Any] = []
             refs: dict[int, FunctionRef] | None = None
@@ -403,8 +405,7 @@ class MPIPool(WorkerPool):
                         if seqs is None:
                             out[0] = f(*arguments.local_args, **arguments.local_kwargs)
                         else:
-                            chunk = tuple(s[offsets[0] : offsets[1]] for s in seqs)
-                            out[0] = run_call(f, kind, (), arguments.local_kwargs, chunk)
+                            out[0] = run_call(f, kind, (), arguments.local_kwargs, own_chunk)
                 except KeyboardInterrupt:
                     if reqs:
                         rt.unfinished.append((reqs, targets))
@@ -475,6 +476,18 @@ class MPIPool(WorkerPool):
                 by_ref[ref] = Call(kind, ref.id, ref.pickle, data, pos, kw, None)
         return {w: by_ref[refs[w]] for w in targets}, refs
 
+    def _own_chunk(self, seqs: tuple[Any, ...], offsets: list[int]) -> tuple[Any, ...]:
+        """Rank 0's items of a map: as they are on a pool of one rank, else as if sent (unless they may be shared)."""
+        chunk = tuple(s[offsets[0] : offsets[1]] for s in seqs)
+        if self._size == 1 or worker_copies(chunk, 0) is None:
+            return chunk
+        try:
+            data = dumps(chunk)
+        except Exception as error:
+            raise _culprit("map: item", list(zip(*chunk, strict=True)), offsets[0], error) from error
+        copied: tuple[Any, ...] = loads(data)
+        return copied
+
     @staticmethod
     def _chunk(seqs: tuple[Any, ...], offsets: list[int], w: int) -> bytes:
         chunk = tuple(s[offsets[w] : offsets[w + 1]] for s in seqs)
@@ -537,7 +550,8 @@ class _Arguments:
         local_args: Any = args
         local_kwargs = kwargs
         if pool._size > 1 and (sent_args or sent_kwargs):
-            shared = all(map(_shared_as_is, itertools.chain(sent_args, sent_kwargs.values())))
+            # the core pools' rule of what workers may share; zero copies asked: only the answer is wanted
+            shared = worker_copies((*sent_args, *sent_kwargs.values()), 0) is None
             if sent or not shared:
                 try:
                     self.data = dumps((sent_args, sent_kwargs))
@@ -582,11 +596,6 @@ def _reference(pool: MPIPool, shared_ids: dict[str, int], value: Any) -> int | N
         if key is not None:
             return shared_ids.get(key)
     return None
-
-
-def _shared_as_is(value: Any) -> bool:
-    """Whether workers may share ``value`` rather than get copies (the rule the core's pools use)."""
-    return worker_copies(value, 1) is None
 
 
 def _culprit(what: str, items: Sequence[Any], start: int, error: BaseException) -> SendError:
