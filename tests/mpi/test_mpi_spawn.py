@@ -470,3 +470,34 @@ def test_bad_sizes(tmp_path):
         "True": "TypeError: MPIPool.spawn: num_workers must be an int, got bool",
         "None": "TypeError: MPIPool.spawn: num_workers must be an int, got NoneType",
     }
+
+
+def test_real_notebook(tmp_path):
+    """A Jupyter notebook run by nbclient on an IPython kernel: the pool, a function of the notebook, no orphans."""
+    pytest.importorskip("nbclient", reason="nbclient and ipykernel run the notebook: pip install nbclient ipykernel")
+    pytest.importorskip("ipykernel", reason="nbclient and ipykernel run the notebook: pip install nbclient ipykernel")
+    r = run_script(
+        tmp_path,
+        """
+        import nbclient, nbformat
+
+        cells = [
+            "import os\\nfrom scatterpool.mpi import MPIPool\\npool = MPIPool.spawn(2)",
+            "def objective(x):\\n    return sum(i * x for i in range(1000))",
+            "print(pool.map(objective, range(6)), len(set(pool.apply(os.getpid))), pool.pids)",
+        ]
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+        nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+        text = nb.cells[2].outputs[0]["text"]
+        report(text=text)
+        """,
+        timeout=300,
+        env=environment(PATH=path_without_mpiexec()),
+    )
+    assert r.returncode == 0, r.explain()
+    text = reports(r.stdout)["text"]
+    expected = [sum(i * x for i in range(1000)) for x in range(6)]
+    assert text.startswith(f"{expected} 2 ["), text
+    spawned = json.loads(text[text.rindex("[") :])
+    assert len(spawned) == 1
+    assert wait_gone(spawned) == []
