@@ -346,9 +346,55 @@ def test_spawn_inside_an_mpiexec_launch_is_an_error(tmp_path):
     assert "use MPIPool()" in r.stdout
 
 
+def test_spawn_under_mpiexec_of_one_rank(tmp_path):
+    path = tmp_path / "launched.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import os
+            from scatterpool.mpi import MPIPool
+
+            with MPIPool.spawn(2) as pool:
+                print("workers:", len(set(pool.apply(os.getpid))), flush=True)
+            """
+        )
+    )
+    r = launch(1, [str(path)], timeout=120)
+    assert r.returncode == 0, r.explain()
+    assert "workers: 2" in r.stdout
+
+
 # --------------------------------------------------------------------------- #
 # failures                                                                     #
 # --------------------------------------------------------------------------- #
+def test_interrupt_leaves_the_pool_usable(tmp_path):
+    r = run_script(
+        tmp_path,
+        """
+        import signal
+        import scatterpool as sp
+        from scatterpool.mpi import MPIPool
+
+        def interrupted_on_worker_0():
+            if sp.worker_index() == 0:
+                signal.raise_signal(signal.SIGINT)  # Ctrl-C while worker 1 runs its share
+            return sum(range(10**6))
+
+        with MPIPool.spawn(2) as pool:
+            try:
+                pool.apply(interrupted_on_worker_0)
+            except KeyboardInterrupt:
+                report(interrupted=True)
+            report(after=pool.apply(sp.worker_index), spawned=pool.pids)
+        """,
+    )
+    assert r.returncode == 0, r.explain()
+    out = reports(r.stdout)
+    assert out["interrupted"] is True
+    assert out["after"] == [0, 1]
+    assert wait_gone(out["spawned"]) == []
+
+
 def test_missing_mpi4py_is_a_clear_error(tmp_path):
     r = run_script(
         tmp_path,
