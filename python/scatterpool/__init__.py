@@ -34,6 +34,7 @@ from ._core import (
 from ._immutable import Immutable, is_immutable
 from ._manager import RemoteObjectManager
 from ._pools import DummyPool, ThreadPool, dummy_pool
+from ._default import new_pool
 
 __version__ = "0.1.0"
 
@@ -54,6 +55,7 @@ __all__ = [
     "get_cmake_dir",
     "get_include",
     "is_immutable",
+    "new_pool",
     "worker_index",
     "worker_rng",
 ]
