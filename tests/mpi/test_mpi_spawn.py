@@ -547,3 +547,42 @@ def test_real_notebook(tmp_path):
     spawned = json.loads(text[text.rindex("[") :])
     assert len(spawned) == 1
     assert wait_gone(spawned) == []
+
+
+# --------------------------------------------------------------------------- #
+# new_pool                                                                     #
+# --------------------------------------------------------------------------- #
+def test_new_pool_spawns_with_scatterpool_pool_mpi_spawn(tmp_path):
+    r = run_script(
+        tmp_path,
+        """
+        import scatterpool as sp
+        from scatterpool.mpi import MPIPool
+
+        with sp.new_pool(seed=3) as pool:
+            report(kind=type(pool).__name__, mpi=isinstance(pool, MPIPool), size=len(pool),
+                   pids=len(set(pool.apply(os.getpid))), spawned=pool.pids)
+        """,
+        env=environment(SCATTERPOOL_POOL="mpi-spawn:3"),
+    )
+    assert r.returncode == 0, r.explain()
+    out = reports(r.stdout)
+    assert (out["kind"], out["mpi"], out["size"], out["pids"]) == ("SpawnedMPIPool", True, 3, 3)
+    assert wait_gone(out["spawned"]) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "choice"), [("mpi-spawn:2", ("mpi-spawn", 2)), (" MPI-Spawn:16 ", ("mpi-spawn", 16))]
+)
+def test_choose_pool_reads_mpi_spawn(value, choice):
+    from scatterpool._default import choose_pool
+
+    assert tuple(choose_pool({"SCATTERPOOL_POOL": value})) == choice
+
+
+@pytest.mark.parametrize("value", ["mpi-spawn", "mpi-spawn:", "mpi-spawn:0", "mpi-spawn:-2", "mpi-spawn:x"])
+def test_choose_pool_refuses_a_bad_mpi_spawn(value):
+    from scatterpool._default import choose_pool
+
+    with pytest.raises(ValueError, match="accepted values: .*mpi-spawn:N"):
+        choose_pool({"SCATTERPOOL_POOL": value})
