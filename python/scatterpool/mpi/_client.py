@@ -283,13 +283,9 @@ class Client:
         rt.complete(reqs, ranks, "the shutdown")
 
 
-def worker_errors(replies: Mapping[int, Reply]) -> dict[int, BaseException]:
-    """The exceptions of the ranks whose reply says they failed, rebuilt."""
-    return {w: unpack_exception(reply.value, w) for w, reply in replies.items() if not reply.ok}
-
-
 def values_or_raise(replies: Mapping[int, Reply]) -> dict[int, Any]:
-    errors = worker_errors(replies)
+    """The values of the replies; if some rank failed, its exception (the lowest rank's, naming the others)."""
+    errors = {w: unpack_exception(reply.value, w) for w, reply in replies.items() if not reply.ok}
     if errors:
         raise merge_worker_errors(errors)
     return {w: reply.value for w, reply in replies.items()}
@@ -321,7 +317,7 @@ def shutdown() -> None:
     with rt.lock:
         try:
             client.close_deferred()
-        except Exception:
+        except Exception:  # as above; a lost rank leaves rt.broken set, and the launcher aborts
             pass
         if rt.broken is None:
             client.quit()

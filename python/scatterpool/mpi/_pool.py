@@ -17,9 +17,9 @@ import numpy as np
 
 from .. import _core
 from .._arrays import ArrayParts
-from .._base import WorkerPool, merge_worker_errors
+from .._base import WorkerPool, immutable_key, merge_worker_errors
 from .._core import InvalidRemoteObjectError, PoolClosedError, ReentrantCallError, RemoteObject
-from .._immutable import is_immutable, shared_key, worker_copies
+from .._immutable import worker_copies
 from . import _runtime
 from ._client import Client, Link, get_client, values_or_raise
 from ._protocol import Call, CountObjects, FunctionRef, Open, Push, ScatterChunk, ScatterRows, decode_reply
@@ -603,8 +603,10 @@ def _reference(pool: MPIPool, shared_ids: dict[str, int], value: Any) -> int | N
     if isinstance(value, RemoteObject):
         pool._check_handle(value)
         return value.id
-    if shared_ids and is_immutable(value):
-        return shared_ids.get(shared_key(value))
+    if shared_ids:
+        key = immutable_key(value)
+        if key is not None:
+            return shared_ids.get(key)
     return None
 
 

@@ -110,7 +110,8 @@ def describe_unpicklable(what: str, obj: Any, error: BaseException) -> SendError
         )
     return SendError(
         f"{what} cannot be sent to the MPI ranks: a {type(obj).__module__}.{type(obj).__qualname__} does not "
-        f"pickle ({type(error).__name__}: {error}). Push it once and pass the RemoteObject, or make it picklable."
+        f"pickle ({type(error).__name__}: {error}). Make it picklable, or create it inside the function "
+        f"the workers run."
     )
 
 
