@@ -114,8 +114,9 @@ def main() -> int:
         return 0
     generations = 15 if options.quick else options.generations
 
-    import mpi4py.futures
     from concurrent.futures import ProcessPoolExecutor
+
+    import mpi4py.futures
 
     import scatterpool as sp
     from scatterpool.mpi import MPIPool

@@ -21,7 +21,7 @@ ACCEPTED = "dummy, threads, threads:N (N a number of workers >= 1), mpi, mpi-spa
 
 
 class PoolChoice(NamedTuple):
-    """Which pool to make: ``kind`` is ``"dummy"``, ``"threads"``, ``"mpi"`` or ``"mpi-spawn"``; ``num_workers`` None for the default."""
+    """Which pool to make: ``kind`` ``"dummy"``, ``"threads"``, ``"mpi"`` or ``"mpi-spawn"``; ``num_workers``."""
 
     kind: str
     num_workers: int | None = None

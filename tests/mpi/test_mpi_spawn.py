@@ -16,11 +16,9 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
-
 from mpi_launch import environment, launch, require_mpi, run
 
 require_mpi()
@@ -584,5 +582,5 @@ def test_choose_pool_reads_mpi_spawn(value, choice):
 def test_choose_pool_refuses_a_bad_mpi_spawn(value):
     from scatterpool._default import choose_pool
 
-    with pytest.raises(ValueError, match="accepted values: .*mpi-spawn:N"):
+    with pytest.raises(ValueError, match=r"accepted values: .*mpi-spawn:N"):
         choose_pool({"SCATTERPOOL_POOL": value})

@@ -100,8 +100,7 @@ def _check_can_spawn(num_workers: int) -> None:
     rt = _runtime.current()
     if rt is not None and rt.rank != 0:
         raise RuntimeError(
-            "MPIPool.spawn: this process is a worker of an MPIPool; a pool is made by the process that "
-            "runs the program"
+            "MPIPool.spawn: this process is a worker of an MPIPool; a pool is made by the process that runs the program"
         )
 
 
@@ -119,8 +118,8 @@ class SpawnedWorkers:
             )
         self.MPI = MPI
         self.creator = os.getpid()
-        self.timeout = timeout if timeout is not None else _runtime._env_float(
-            "SCATTERPOOL_MPI_TIMEOUT", _runtime.DEFAULT_TIMEOUT
+        self.timeout = (
+            timeout if timeout is not None else _runtime._env_float("SCATTERPOOL_MPI_TIMEOUT", _runtime.DEFAULT_TIMEOUT)
         )
         self.stopped = False
         self.intercomm: Any = None
