@@ -270,15 +270,12 @@ def test_workers_stop_when_the_parent_is_killed(tmp_path, busy):
 # --------------------------------------------------------------------------- #
 # where it runs                                                                #
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize("mpi4py_first", [False, True], ids=["scatterpool-imports-mpi4py", "user-imported-mpi4py"])
-def test_spawn_finds_mpiexec_when_path_lacks_it(tmp_path, mpi4py_first):
-    env = environment(PATH=path_without_mpiexec())
+def spawn_with_path_lacking_mpiexec(tmp_path, prelude: str) -> dict:
     r = run_script(
         tmp_path,
-        f"""
+        prelude
+        + """
         import shutil
-        if {mpi4py_first}:
-            from mpi4py import MPI  # MPI initialised before scatterpool could mind PATH
         from scatterpool.mpi import MPIPool
 
         report(mpiexec_on_path=shutil.which("mpiexec"), path_before=os.environ["PATH"])
@@ -286,14 +283,23 @@ def test_spawn_finds_mpiexec_when_path_lacks_it(tmp_path, mpi4py_first):
             report(pids=len(set(pool.apply(os.getpid))))
         report(path_after=os.environ["PATH"])
         """,
-        env=env,
+        env=environment(PATH=path_without_mpiexec()),
     )
     assert r.returncode == 0, r.explain()
     out = reports(r.stdout)
     assert out["mpiexec_on_path"] is None
     assert out["pids"] == 2
-    if mpi4py_first:  # PATH is changed for the spawn only
-        assert out["path_after"] == out["path_before"]
+    return out
+
+
+def test_spawn_finds_mpiexec_when_path_lacks_it(tmp_path):
+    spawn_with_path_lacking_mpiexec(tmp_path, "")
+
+
+def test_spawn_finds_mpiexec_when_mpi4py_was_imported_first(tmp_path):
+    # MPI initialised by the user, before scatterpool could mind PATH; PATH is changed for the spawn only
+    out = spawn_with_path_lacking_mpiexec(tmp_path, "\nfrom mpi4py import MPI\n")
+    assert out["path_after"] == out["path_before"]
 
 
 def test_kernel_like_python_c(tmp_path):
