@@ -298,7 +298,7 @@ def test_spawn_finds_mpiexec_when_path_lacks_it(tmp_path):
 
 def test_spawn_finds_mpiexec_when_mpi4py_was_imported_first(tmp_path):
     # MPI initialised by the user, before scatterpool could mind PATH; PATH is changed for the spawn only
-    out = spawn_with_path_lacking_mpiexec(tmp_path, "\nfrom mpi4py import MPI\n")
+    out = spawn_with_path_lacking_mpiexec(tmp_path, "\n        from mpi4py import MPI\n")
     assert out["path_after"] == out["path_before"]
 
 
