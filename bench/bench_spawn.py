@@ -191,15 +191,15 @@ def main() -> int:
         start_text = "       -" if row["startup"] is None else f"{row['startup']:8.3f} s"
         print(f"{name:34s} {row['seconds']:8.2f} s   startup {start_text}")
 
-    serial = rows["serial (workers=map)"]
+    base = rows["serial (workers=map)"]
     print("\nratio to serial (lower is better):")
-    reference = serial["results"][0]
+    reference = base["results"][0]
     for name, row in rows.items():
         same = all(result == reference for result in row["results"])
-        print(f"  {name:34s} {row['seconds'] / serial['seconds']:6.3f}x   same optimum: {'yes' if same else 'NO'}")
+        print(f"  {name:34s} {row['seconds'] / base['seconds']:6.3f}x   same optimum: {'yes' if same else 'NO'}")
     spawn = rows["MPIPool.spawn(2)"]
     process = rows["ProcessPoolExecutor(2)"]
-    ratio = spawn["seconds"] / serial["seconds"]
+    ratio = spawn["seconds"] / base["seconds"]
     print(
         f"\ntargets: MPIPool.spawn(2) <= 0.55x serial: {ratio:.3f}x "
         f"({'met' if ratio <= 0.55 else 'MISSED'}); faster than ProcessPoolExecutor(2): "
