@@ -158,6 +158,24 @@ def test_spawned_pool_serves_the_calls(tmp_path):
     assert wait_gone(out["spawned"] + out["helpers"]) == []
 
 
+def test_close_from_inside_a_call_is_refused_and_the_workers_stay(tmp_path):
+    r = run_script(
+        tmp_path,
+        """
+        from scatterpool import ReentrantCallError
+        from scatterpool.mpi import MPIPool
+
+        with MPIPool.spawn(2) as pool:
+            try:
+                pool.apply_only(pool.close, 0)
+            except ReentrantCallError:
+                report(refused=True, closed=pool.closed, after=pool.apply(os.getpid)[1] == pool.pids[0])
+        """,
+    )
+    assert r.returncode == 0, r.explain()
+    assert reports(r.stdout) == {"refused": True, "closed": False, "after": True}
+
+
 def test_one_worker_spawns_nothing(tmp_path):
     r = run_script(
         tmp_path,

@@ -49,7 +49,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .._core import ReentrantCallError
 from . import _runtime
 from ._client import Client
 from ._pool import MPIPool
@@ -274,8 +273,7 @@ class SpawnedMPIPool(MPIPool):
     def _close_transport(self) -> None:
         try:
             super()._close_transport()
-        except ReentrantCallError:
-            raise  # close() from inside one of its functions: the pool stays open, and so do its workers
         finally:
+            # not after a refused close (from inside one of the pool's functions): the pool stays open
             if self._closed:
                 self._workers.stop()

@@ -16,6 +16,7 @@ parent has it), joins the parent's communicator, and then reports: either
 and it disconnects and exits with status 0; the parent raises the error.
 """
 
+import os
 import sys
 
 TAG_STARTED = 21  # the worker -> the parent: ("ok", pid) or ("failed", traceback text)
@@ -44,7 +45,7 @@ def _main() -> int:
         comm.Disconnect()
         parent.Disconnect()
         return 0
-    comm.send(("ok", __import__("os").getpid()), 0, TAG_STARTED)
+    comm.send(("ok", os.getpid()), 0, TAG_STARTED)
     if not comm.recv(source=0, tag=TAG_GO):
         comm.Disconnect()
         parent.Disconnect()
