@@ -113,7 +113,7 @@ def new_pool(*, seed: int = 0) -> Any:
     from ._pools import DummyPool, ThreadPool
 
     def mpi_pool(seed: int) -> Any:
-        from .mpi import MPIPool
+        from .mpi._pool import MPIPool
 
         return MPIPool(seed=seed)
 
