@@ -118,7 +118,7 @@ def new_pool(*, seed: int = 0) -> Any:
         return MPIPool(seed=seed)
 
     def mpi_spawn_pool(num_workers: int, seed: int) -> Any:
-        from .mpi import MPIPool
+        from .mpi._pool import MPIPool
 
         return MPIPool.spawn(num_workers, seed=seed)
 
