@@ -4,7 +4,8 @@ The choice follows how the program was started: under ``mpiexec -n K python
 -m scatterpool.mpi script.py`` with ``K > 1`` the ranks are there to be used,
 so an ``MPIPool``; otherwise a ``ThreadPool`` of the CPUs this process may
 use. The environment variable ``SCATTERPOOL_POOL`` overrides the choice
-without touching the program (a batch script, a test run).
+without touching the program (a batch script, a test run, a notebook that
+wants processes: ``mpi-spawn:N``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import Any, NamedTuple
 __all__ = ["ENVIRONMENT_VARIABLE", "PoolChoice", "choose_pool", "new_pool"]
 
 ENVIRONMENT_VARIABLE = "SCATTERPOOL_POOL"
-ACCEPTED = "dummy, threads, threads:N (N a number of workers >= 1), mpi"
+ACCEPTED = "dummy, threads, threads:N (N a number of workers >= 1), mpi, mpi-spawn:N"
 
 
 class PoolChoice(NamedTuple):
-    """Which pool to make: ``kind`` is ``"dummy"``, ``"threads"`` or ``"mpi"``; ``num_workers`` None for the default."""
+    """Which pool to make: ``kind`` ``"dummy"``, ``"threads"``, ``"mpi"`` or ``"mpi-spawn"``; ``num_workers``."""
 
     kind: str
     num_workers: int | None = None
@@ -44,10 +45,11 @@ def _parse(value: str) -> PoolChoice:
     spec = value.strip().lower()
     if spec in ("dummy", "threads", "mpi"):
         return PoolChoice(spec)
-    if spec.startswith("threads:"):
-        count = spec[len("threads:") :].strip()
-        if count.isdecimal() and int(count) >= 1:
-            return PoolChoice("threads", int(count))
+    for kind in ("threads", "mpi-spawn"):
+        if spec.startswith(kind + ":"):
+            count = spec[len(kind) + 1 :].strip()
+            if count.isdecimal() and int(count) >= 1:
+                return PoolChoice(kind, int(count))
     raise ValueError(f"{ENVIRONMENT_VARIABLE}={value!r} is not a pool; accepted values: {ACCEPTED}")
 
 
@@ -71,12 +73,20 @@ def make_chosen_pool(
     threads: Callable[..., Any],
     mpi: Callable[..., Any],
     seed: int,
+    mpi_spawn: Callable[..., Any] | None = None,
 ) -> Any:
-    """Makes the pool of ``choice`` with the given constructors (scatterpool's own, or pyMOR-facing ones)."""
+    """Makes the pool of ``choice`` with the given constructors (scatterpool's own, or pyMOR-facing ones).
+
+    ``mpi_spawn(num_workers, seed=seed)`` makes the ``mpi-spawn:N`` pool; without it that choice is a ValueError.
+    """
     if choice.kind == "dummy":
         return dummy(seed=seed)
     if choice.kind == "threads":
         return threads(choice.num_workers, seed=seed)
+    if choice.kind == "mpi-spawn":
+        if mpi_spawn is None:
+            raise ValueError(f"{ENVIRONMENT_VARIABLE}=mpi-spawn:N is not available for these pools")
+        return mpi_spawn(choice.num_workers, seed=seed)
     return mpi(seed=seed)
 
 
@@ -89,8 +99,10 @@ def new_pool(*, seed: int = 0) -> Any:
       use (its CPU affinity).
     * The environment variable ``SCATTERPOOL_POOL`` overrides this:
       ``dummy`` (a :class:`~scatterpool.DummyPool`), ``threads`` (as the
-      default), ``threads:N`` (``N`` workers) or ``mpi`` (an ``MPIPool``,
-      one worker when not launched on several ranks).
+      default), ``threads:N`` (``N`` workers), ``mpi`` (an ``MPIPool``,
+      one worker when not launched on several ranks) or ``mpi-spawn:N``
+      (``MPIPool.spawn(N)``: this process and ``N - 1`` spawned worker
+      processes, no ``mpiexec`` needed).
 
     Args:
         seed: seeds :func:`~scatterpool.worker_rng` on each worker.
@@ -105,4 +117,9 @@ def new_pool(*, seed: int = 0) -> Any:
 
         return MPIPool(seed=seed)
 
-    return make_chosen_pool(choose_pool(), DummyPool, ThreadPool, mpi_pool, seed)
+    def mpi_spawn_pool(num_workers: int, seed: int) -> Any:
+        from .mpi._pool import MPIPool
+
+        return MPIPool.spawn(num_workers, seed=seed)
+
+    return make_chosen_pool(choose_pool(), DummyPool, ThreadPool, mpi_pool, seed, mpi_spawn_pool)

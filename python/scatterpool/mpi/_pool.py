@@ -80,7 +80,7 @@ class MPIPool(WorkerPool):
             raise TypeError(f"num_workers must be an int or None, got {type(num_workers).__name__}")
         if num_workers is not None and num_workers <= 0:
             raise ValueError(f"MPIPool needs at least 1 worker, got {num_workers}")
-        rt = _runtime.runtime(num_workers)
+        rt, client = self._connect(num_workers)
         if rt.rank != 0:
             raise RuntimeError("an MPIPool is made on rank 0; the other ranks serve it")
         if num_workers is not None and num_workers != rt.size:
@@ -99,9 +99,8 @@ class MPIPool(WorkerPool):
         self.registry = _core.Registry(1)
         self._uid = self.registry.uid
         self._scope0 = _core.worker_scope(self._uid, 0)  # entered and left by every call (one at a time)
-        self._client: Client = get_client(rt)
+        self._client: Client = client
         self._link = Link(self._client, self._uid, rt.size)
-        client = self._client
         client.begin(self._link, "MPIPool()")
         try:
             client.links[self._uid] = self._link
@@ -115,6 +114,33 @@ class MPIPool(WorkerPool):
             client.end()
         client.pools.add(self)
         self._init_front_end(rt.size, seed)
+
+    @classmethod
+    def spawn(cls, num_workers: int, seed: int = 0, timeout: float | None = None) -> MPIPool:
+        """A pool of ``num_workers`` workers without ``mpiexec``: this process and ``num_workers - 1`` spawned ones.
+
+        For a notebook, an IDE or ``python script.py``, when the functions
+        hold the GIL: the worker processes are started on this machine with
+        MPI's spawn, talk to this process as the ranks of a launch do, and
+        stop at ``close()``, at this process's exit, or when this process
+        dies. A worker process that dies ends this process too (MPICH's
+        process manager ends the whole job). See docs/processes.md.
+
+        Raises:
+            ImportError: mpi4py is not installed.
+            RuntimeError: this program runs on several MPI ranks (use
+                ``MPIPool()``), MPICH's ``mpiexec`` cannot be found, or a
+                worker process could not start (its traceback in the message).
+            TimeoutError: the workers did not report within ``timeout`` seconds.
+        """
+        from ._spawn import SpawnedMPIPool
+
+        return SpawnedMPIPool(num_workers, seed=seed, timeout=timeout)
+
+    def _connect(self, num_workers: int | None) -> tuple[_runtime.Runtime, Client]:
+        """The ranks this pool runs on: those of the launch (a spawned pool has its own)."""
+        rt = _runtime.runtime(num_workers)
+        return rt, get_client(rt)
 
     # ------------------------------------------------------------------ #
     # basics                                                              #
