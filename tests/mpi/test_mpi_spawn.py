@@ -542,8 +542,8 @@ def test_bad_sizes(tmp_path):
 
 def test_real_notebook(tmp_path):
     """A Jupyter notebook run by nbclient on an IPython kernel: the pool, a function of the notebook, no orphans."""
-    pytest.importorskip("nbclient", reason="nbclient and ipykernel run the notebook: pip install nbclient ipykernel")
-    pytest.importorskip("ipykernel", reason="nbclient and ipykernel run the notebook: pip install nbclient ipykernel")
+    pytest.importorskip("nbclient", reason="nbclient and ipykernel (in the test extra) run the notebook")
+    pytest.importorskip("ipykernel", reason="nbclient and ipykernel (in the test extra) run the notebook")
     r = run_script(
         tmp_path,
         """
