@@ -54,6 +54,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 # --------------------------------------------------------------------------- #
+# objects the tests send to workers (module level: importable by name on      #
+# every worker, MPI ranks included)                                            #
+# --------------------------------------------------------------------------- #
+class Box:
+    """A mutable, weak-referenceable object with nested state."""
+
+    def __init__(self, items=None):
+        self.items = [] if items is None else items
+
+
+def identity(x):
+    return x
+
+
+# --------------------------------------------------------------------------- #
 # pools                                                                        #
 # --------------------------------------------------------------------------- #
 HAS_THREADPOOL = hasattr(sp, "ThreadPool")

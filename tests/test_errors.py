@@ -11,14 +11,9 @@ import numpy as np
 import pytest
 
 import scatterpool as sp
-from conftest import HAS_THREADPOOL, NO_THREADPOOL, assert_no_leak
+from conftest import HAS_THREADPOOL, NO_THREADPOOL, Box, assert_no_leak
 
 VA = sp.VectorArray
-
-
-class Box:
-    def __init__(self, items=None):
-        self.items = [] if items is None else items
 
 
 def numbers(text):

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import scatterpool as sp
-from conftest import assert_no_leak, registry_size
+from conftest import Box, assert_no_leak, identity, registry_size
 
 VA = sp.VectorArray
 
@@ -28,13 +28,6 @@ VA = sp.VectorArray
 # --------------------------------------------------------------------------- #
 # helpers                                                                      #
 # --------------------------------------------------------------------------- #
-class Box:
-    """A mutable, weak-referenceable object with nested state."""
-
-    def __init__(self, items=None):
-        self.items = [] if items is None else items
-
-
 class Params(sp.Immutable):
     def __init__(self, value):
         super().__init__()
@@ -137,10 +130,6 @@ def rows(n, dim=3, dtype=np.float64):
     if np.issubdtype(np.dtype(dtype), np.complexfloating):
         a = a - 2j * a
     return np.ascontiguousarray(a.astype(dtype))
-
-
-def identity(x):
-    return x
 
 
 def scribble():

@@ -22,18 +22,13 @@ import numpy as np
 import pytest
 
 import scatterpool as sp
-from conftest import assert_no_leak, worker_registry_sizes
+from conftest import Box, assert_no_leak, identity, worker_registry_sizes
 from scatterpool.mpi import MPIPool, RemoteError, RemoteTraceback, SendError
 
 
 # --------------------------------------------------------------------------- #
 # helpers (module level: the workers import them by name)                      #
 # --------------------------------------------------------------------------- #
-class Box:
-    def __init__(self, items=None):
-        self.items = [] if items is None else items
-
-
 class Counted(sp.Immutable):
     """An Immutable that counts how often rank 0 pickles it."""
 
@@ -69,10 +64,6 @@ def _rank():
     from mpi4py import MPI
 
     return MPI.COMM_WORLD.Get_rank()
-
-
-def identity(x):
-    return x
 
 
 def rank_and_index():
