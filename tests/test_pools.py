@@ -578,6 +578,15 @@ def test_apply_args_and_remote_kwargs(pool):
     per_worker.remove()
 
 
+def test_remote_object_as_positional_argument(pool):
+    n = len(pool)
+    with pool.scatter_list([f"w{i}" for i in range(n)]) as per_worker, pool.push(Box([1])) as ro:
+        assert pool.apply(lambda x, L: (x.items, L), ro, per_worker) == [([1], [f"w{i}"]) for i in range(n)]
+        assert pool.apply_only(lambda x: x.items, n - 1, ro) == [1]
+        with pytest.raises(TypeError, match="keyword"):  # map's positional arguments are its sequences
+            pool.map(identity, ro)
+
+
 def test_apply_without_arguments(pool):
     assert pool.apply(lambda: "ok") == ["ok"] * len(pool)
 
