@@ -80,15 +80,19 @@ def test_map_without_sequences(pool):
 # --------------------------------------------------------------------------- #
 # apply_only: worker out of range, or not an integer                           #
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize("which", ["len", "len+5", "-1", "-len-1", "huge"])
+@pytest.mark.parametrize("which", ["len", "len+5", "-1", "-len-1", "huge", "beyond-int64", "below-int64"])
 def test_apply_only_out_of_range(pool, which):
     n = len(pool)
-    worker = {"len": n, "len+5": n + 5, "-1": -1, "-len-1": -n - 1, "huge": 2**40}[which]
+    worker = {
+        "len": n, "len+5": n + 5, "-1": -1, "-len-1": -n - 1, "huge": 2**40, "beyond-int64": 10**30,
+        "below-int64": -(10**30),
+    }[which]
     calls = []
     with pytest.raises(IndexError) as ei:
         pool.apply_only(lambda: calls.append(1), worker)
     found = numbers(str(ei.value))
     assert 0 in found and (n - 1 in found or n in found), f"range not named in: {ei.value}"
+    assert worker in found, f"the worker asked for is not named as given in: {ei.value}"
     assert calls == []
     del ei
     assert_pool_works(pool)
