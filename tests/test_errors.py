@@ -352,6 +352,25 @@ def test_many_failures_in_a_row(pool):
     assert_pool_works(pool)
 
 
+class StrFails(Exception):
+    """An exception whose message cannot be made (its __str__ raises)."""
+
+    def __str__(self):
+        raise RuntimeError("StrFails.__str__ fails")
+
+
+def test_exception_whose_str_raises_is_still_the_one_raised(pool):
+    n = len(pool)
+    with pytest.raises(StrFails) as ei:
+        pool.apply(failing_f, set(range(n)), StrFails)
+    assert ei.value.args == (0,)  # worker 0's
+    notes = notes_of(ei.value)
+    for w in range(1, n):
+        assert any(f"worker {w} also raised StrFails" in note for note in notes), notes
+    del ei
+    assert_pool_works(pool)
+
+
 def test_base_exception_subclass_from_worker(pool):
     class Abort(BaseException):
         pass
