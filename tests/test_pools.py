@@ -980,6 +980,7 @@ def test_close_frees_every_remote_object(pool_factory):
     for h in held:
         h.assert_alive(p)
     p.close()
+    assert [h.removed for h in (box, lst, *imm_handles, arr)] == [True] * 5
     probe = pool_factory()
     for h in held:
         h.assert_freed(probe)
