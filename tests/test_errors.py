@@ -473,13 +473,18 @@ REENTRANT_CALLS = {
 }
 
 
+@pytest.mark.parametrize("where", ["worker-0", "every-worker"])
 @pytest.mark.parametrize("name", list(REENTRANT_CALLS))
-def test_pool_used_inside_its_own_function(pool, name):
-    # on worker 0, which runs in the caller's thread (and on MPI in the caller's process)
+def test_pool_used_inside_its_own_function(pool, name, where):
+    # worker 0 runs in the caller's thread (and on MPI in the caller's process); with every worker, worker 0's
+    # error is the one raised
     def inner():
         REENTRANT_CALLS[name](pool)
 
     with pytest.raises(sp.ReentrantCallError):
-        pool.apply_only(inner, 0)
+        if where == "worker-0":
+            pool.apply_only(inner, 0)
+        else:
+            pool.apply(inner)
     assert not pool.closed
     assert_pool_works(pool)

@@ -735,17 +735,22 @@ def test_mutable_plain_args_in_map_are_not_shared_between_chunks(pool):
         acc.append(x)
         return list(acc)
 
-    res = pool.map(f, range(n), acc=[])
+    acc = []
+    res = pool.map(f, range(n), acc=acc)
     for j, seen in enumerate(res):
         assert seen[-1] == j
         assert all(owner[x] == owner[j] for x in seen), f"item {j} saw items of another worker: {seen}"
         assert seen == sorted(seen)
+    assert acc == (list(range(n)) if k == 1 else [])  # the caller's own object only on a pool of one
 
 
-def test_mutable_plain_args_in_apply_only(pool):
+@pytest.mark.parametrize("which", ["first", "last"])
+def test_mutable_plain_args_in_apply_only(pool, which):
+    n = len(pool)
     arg = Box()
-    res = pool.apply_only(lambda b: (b.items.append(1), b)[1], len(pool) - 1, arg)
+    res = pool.apply_only(lambda b: (b.items.append(1), b)[1], 0 if which == "first" else n - 1, arg)
     assert res.items == [1]
+    assert arg.items == ([1] if n == 1 else [])  # the caller's own object only on a pool of one
 
 
 def test_writable_numpy_args_are_per_worker(pool):
