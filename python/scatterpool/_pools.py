@@ -17,24 +17,22 @@ from . import _context, _core
 from ._arrays import ArrayParts
 from ._base import WorkerPool, merge_worker_errors
 from ._core import RemoteObject, VectorArray
-from ._immutable import push_values, worker_copies
+from ._immutable import immutable_types, push_values, worker_copies
 
 __all__ = ["DummyPool", "ThreadPool", "dummy_pool"]
 
-_core._set_hooks(worker_copies, push_values)
-_ = merge_worker_errors  # the C methods raise the same merged exception (see the hooks)
+# the C methods keep the same rules by calling back into these
+_core._set_hooks(worker_copies, push_values, merge_worker_errors, immutable_types)
 
 
 class _CorePool(_core.Pool, WorkerPool):
     """The transport shared by DummyPool and ThreadPool: the core's registry and workers."""
 
-    close = WorkerPool.close  # the front end's, not the core's raw close
-
     def _check_open(self, what: str) -> None:
         _core.Pool._check_open(self)
 
     def _close_transport(self) -> None:
-        _core.Pool.close(self)
+        _core.Pool._close_workers(self)
 
     def _scatter_rows(self, parts: ArrayParts, copy: bool) -> RemoteObject:
         registry = self.registry
@@ -57,7 +55,7 @@ class _CorePool(_core.Pool, WorkerPool):
         return len(self.registry)
 
 
-class DummyPool(_CorePool):
+class DummyPool(_core.DummyPool, _CorePool):
     """One worker that runs every call in the caller's thread, as pyMOR's ``DummyPool``.
 
     ``bool(pool)`` is ``False``, so that pyMOR's algorithms take their serial
@@ -68,7 +66,7 @@ class DummyPool(_CorePool):
     """
 
     def __init__(self, seed: int = 0) -> None:
-        _core.Pool.__init__(self, "dummy", 1, -1)
+        _core.DummyPool.__init__(self)
         self._init_front_end(1, seed)
 
     def __bool__(self) -> bool:
@@ -98,7 +96,7 @@ def _default_workers() -> int:
         return os.cpu_count() or 1
 
 
-class ThreadPool(_CorePool):
+class ThreadPool(_core.ThreadPool, _CorePool):
     """``num_workers`` workers on persistent C++ threads.
 
     Worker 0 is the calling thread, which runs its share of every call while
@@ -123,7 +121,7 @@ class ThreadPool(_CorePool):
             raise TypeError(f"num_workers must be an int, got {type(num_workers).__name__}")
         if num_workers <= 0:
             raise ValueError(f"ThreadPool needs at least 1 worker, got {num_workers}")
-        _core.Pool.__init__(self, "threads", num_workers, spin_us)
+        _core.ThreadPool.__init__(self, num_workers, spin_us)
         self._init_front_end(num_workers, seed)
 
     def _after_fork_in_child(self) -> None:
