@@ -578,15 +578,6 @@ def test_apply_args_and_remote_kwargs(pool):
     per_worker.remove()
 
 
-def test_remote_object_as_positional_argument(pool):
-    n = len(pool)
-    with pool.scatter_list([f"w{i}" for i in range(n)]) as per_worker, pool.push(Box([1])) as ro:
-        assert pool.apply(lambda x, L: (x.items, L), ro, per_worker) == [([1], [f"w{i}"]) for i in range(n)]
-        assert pool.apply_only(lambda x: x.items, n - 1, ro) == [1]
-        with pytest.raises(TypeError, match="keyword"):  # map's positional arguments are its sequences
-            pool.map(identity, ro)
-
-
 def test_apply_without_arguments(pool):
     assert pool.apply(lambda: "ok") == ["ok"] * len(pool)
 
@@ -692,38 +683,7 @@ def test_mutable_plain_args_are_not_shared_between_workers(pool):
         assert k["seen"] == [i], "a worker saw another worker's change of a keyword argument"
     assert len({id(a) for a, _ in res}) == n
     assert len({id(a["seen"]) for a, _ in res}) == n  # deep, not shallow, copies
-    if n > 1:
-        # as if sent: every worker, worker 0 included, changed a copy of its own
-        assert arg == {"seen": []} and kw == {"seen": []}
-    else:
-        assert arg == {"seen": [0]} and kw == {"seen": [0]}  # one worker: passed as they are
-
-
-@pytest.mark.same_process("identity with the caller's objects")
-def test_plain_args_are_passed_as_they_are_only_on_one_worker(pool):
-    arg, kw = Box(), Box()
-    res = pool.apply(lambda a, *, k: (a, k), arg, k=kw)
-    if len(pool) == 1:
-        assert res[0][0] is arg and res[0][1] is kw
-    else:
-        assert all(a is not arg and k is not kw for a, k in res)
-
-
-def _argument_graph(model, cache):
-    cache.append(sp.worker_index())
-    return model["cache"] is cache, list(model["cache"])
-
-
-def test_arguments_of_one_call_are_one_object_graph(pool):
-    # an object reachable through two arguments is one object on each worker, as in a pickle of the call
-    cache = []
-    res = pool.apply(_argument_graph, {"cache": cache}, cache=cache)
-    assert res == [(True, [w]) for w in range(len(pool))]
-    cache = []
-    last = len(pool) - 1
-    assert pool.apply_only(_argument_graph, last, {"cache": cache}, cache=cache) == (True, [last])
-    cache = []
-    assert pool.map(lambda i, *, m, c: _argument_graph(m, c)[0], range(5), m={"cache": cache}, c=cache) == [True] * 5
+    # what the caller's own objects see: tests/test_arguments.py
 
 
 @pytest.mark.distribution
@@ -735,22 +695,17 @@ def test_mutable_plain_args_in_map_are_not_shared_between_chunks(pool):
         acc.append(x)
         return list(acc)
 
-    acc = []
-    res = pool.map(f, range(n), acc=acc)
+    res = pool.map(f, range(n), acc=[])
     for j, seen in enumerate(res):
         assert seen[-1] == j
         assert all(owner[x] == owner[j] for x in seen), f"item {j} saw items of another worker: {seen}"
         assert seen == sorted(seen)
-    assert acc == (list(range(n)) if k == 1 else [])  # the caller's own object only on a pool of one
 
 
-@pytest.mark.parametrize("which", ["first", "last"])
-def test_mutable_plain_args_in_apply_only(pool, which):
-    n = len(pool)
+def test_mutable_plain_args_in_apply_only(pool):
     arg = Box()
-    res = pool.apply_only(lambda b: (b.items.append(1), b)[1], 0 if which == "first" else n - 1, arg)
+    res = pool.apply_only(lambda b: (b.items.append(1), b)[1], len(pool) - 1, arg)
     assert res.items == [1]
-    assert arg.items == ([1] if n == 1 else [])  # the caller's own object only on a pool of one
 
 
 def test_writable_numpy_args_are_per_worker(pool):
@@ -765,7 +720,6 @@ def test_writable_numpy_args_are_per_worker(pool):
         assert x[0] == i + 1
     for x, y in itertools.combinations(res, 2):
         assert not np.shares_memory(x, y)
-    assert a[0] == (1 if len(pool) == 1 else 0)  # a copy per worker on a pool of several, else a itself
 
 
 @pytest.mark.same_process("shared memory between the workers and the caller")
@@ -985,7 +939,6 @@ def test_close_frees_every_remote_object(pool_factory):
     for h in held:
         h.assert_alive(p)
     p.close()
-    assert [h.removed for h in (box, lst, *imm_handles, arr)] == [True] * 5
     probe = pool_factory()
     for h in held:
         h.assert_freed(probe)

@@ -27,7 +27,14 @@ TESTS = ROOT / "tests"
 # the files of contract tests (on the `pool` fixture); one that is not there yet is left out
 CONTRACT_FILES = [
     TESTS / name
-    for name in ("test_pools.py", "test_errors.py", "test_arguments.py", "test_scatter_array.py", "test_map_convention.py")
+    for name in (
+        "test_pools.py",
+        "test_errors.py",
+        "test_arguments.py",
+        "test_immutable.py",
+        "test_scatter_array.py",
+        "test_map_convention.py",
+    )
 ]
 MPI_ONLY_CHECKS = HERE / "mpi_only_checks.py"
 
