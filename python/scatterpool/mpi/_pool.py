@@ -537,7 +537,8 @@ class _Arguments:
         local_args: Any = args
         local_kwargs = kwargs
         if pool._size > 1 and (sent_args or sent_kwargs):
-            shared = all(map(_shared_as_is, itertools.chain(sent_args, sent_kwargs.values())))
+            # the core pools' rule of what workers may share; zero copies asked: only the answer is wanted
+            shared = worker_copies((*sent_args, *sent_kwargs.values()), 0) is None
             if sent or not shared:
                 try:
                     self.data = dumps((sent_args, sent_kwargs))
@@ -582,11 +583,6 @@ def _reference(pool: MPIPool, shared_ids: dict[str, int], value: Any) -> int | N
         if key is not None:
             return shared_ids.get(key)
     return None
-
-
-def _shared_as_is(value: Any) -> bool:
-    """Whether workers may share ``value`` rather than get copies (the rule the core's pools use)."""
-    return worker_copies(value, 1) is None
 
 
 def _culprit(what: str, items: Sequence[Any], start: int, error: BaseException) -> SendError:
