@@ -72,7 +72,7 @@ def identity(x):
 # pools                                                                        #
 # --------------------------------------------------------------------------- #
 HAS_THREADPOOL = hasattr(sp, "ThreadPool")
-NO_THREADPOOL = "scatterpool.ThreadPool is not implemented yet (issue 3)"
+NO_THREADPOOL = "scatterpool.ThreadPool is not available in this build"
 THREAD_COUNTS = (1, 2, 3, 7)
 POOL_OPTION = "--scatterpool-pool"
 
