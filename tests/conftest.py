@@ -88,11 +88,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Strict by default: a warning (including an exception ignored in a
-    # RemoteObject's __del__, which pytest reports as a warning) fails the test.
-    # If the project's own configuration already lists warning filters, they win.
-    if not config.getini("filterwarnings"):
-        config.addinivalue_line("filterwarnings", "error")
     config.addinivalue_line(
         "markers",
         "same_process(reason): holds only when the workers share the caller's process; skipped on MPIPool",

@@ -377,8 +377,10 @@ class MPIPool(WorkerPool):
                 targets = self._others
             arguments = _Arguments(self, kind, args, kwargs, bool(targets)) if args or kwargs else _NO_ARGUMENTS
             offsets: list[int] = []
+            own_chunk: tuple[Any, ...] = ()
             if seqs is not None:
                 offsets = _core.even_split(length, K)
+                own_chunk = self._own_chunk(seqs, offsets)
 
             reqs: list[Any] = []
             refs: dict[int, FunctionRef] | None = None
@@ -403,8 +405,7 @@ class MPIPool(WorkerPool):
                         if seqs is None:
                             out[0] = f(*arguments.local_args, **arguments.local_kwargs)
                         else:
-                            chunk = tuple(s[offsets[0] : offsets[1]] for s in seqs)
-                            out[0] = run_call(f, kind, (), arguments.local_kwargs, chunk)
+                            out[0] = run_call(f, kind, (), arguments.local_kwargs, own_chunk)
                 except KeyboardInterrupt:
                     if reqs:
                         rt.unfinished.append((reqs, targets))
@@ -474,6 +475,18 @@ class MPIPool(WorkerPool):
             if ref not in by_ref:
                 by_ref[ref] = Call(kind, ref.id, ref.pickle, data, pos, kw, None)
         return {w: by_ref[refs[w]] for w in targets}, refs
+
+    def _own_chunk(self, seqs: tuple[Any, ...], offsets: list[int]) -> tuple[Any, ...]:
+        """Rank 0's items of a map: as they are on a pool of one rank, else as if sent (unless they may be shared)."""
+        chunk = tuple(s[offsets[0] : offsets[1]] for s in seqs)
+        if self._size == 1 or worker_copies(chunk, 0) is None:
+            return chunk
+        try:
+            data = dumps(chunk)
+        except Exception as error:
+            raise _culprit("map: item", list(zip(*chunk, strict=True)), offsets[0], error) from error
+        copied: tuple[Any, ...] = loads(data)
+        return copied
 
     @staticmethod
     def _chunk(seqs: tuple[Any, ...], offsets: list[int], w: int) -> bytes:
