@@ -10,7 +10,8 @@ immutables and read-only NumPy arrays may be shared. DummyPool and any pool of
 one worker pass arguments as they are.
 
 Checks of object identity within one process (what is shared, not copied)
-skip on pools whose workers live in other processes.
+are marked ``same_process``: skipped on pools whose workers live in other
+processes (conftest.py).
 """
 
 from __future__ import annotations
@@ -23,11 +24,6 @@ import pytest
 import scatterpool as sp
 
 IN_PROCESS_REASON = "object identity between the caller and its workers cannot hold across processes"
-
-
-def require_in_process(pool) -> None:
-    if not isinstance(pool, (sp.DummyPool, sp.ThreadPool)):
-        pytest.skip(IN_PROCESS_REASON)
 
 
 def several_workers(pool) -> bool:
@@ -111,8 +107,8 @@ def test_map_copies_its_items_for_every_worker(pool):
     assert items == ([[]] * 6 if several_workers(pool) else [[1]] * 6)
 
 
+@pytest.mark.same_process(IN_PROCESS_REASON)
 def test_one_worker_pool_passes_arguments_as_they_are(pool):
-    require_in_process(pool)
     x = {"a": [1]}
     expected = [not several_workers(pool)] * len(pool)
     assert pool.apply(lambda a, b: (a is x, b is x), x, b=x) == [(e, e) for e in expected]
@@ -136,9 +132,9 @@ def read_only_arrays(tmp_path):
     return {"ndarray": A, "memmap": memmap, "subclass": sub}
 
 
+@pytest.mark.same_process(IN_PROCESS_REASON)
 @pytest.mark.parametrize("kind", ["ndarray", "memmap", "subclass"])
 def test_read_only_arrays_are_shared(pool, tmp_path, kind):
-    require_in_process(pool)
     A = read_only_arrays(tmp_path)[kind]
     assert pool.apply(lambda a, *, b: (a is A, b is A), A, b=A) == [(True, True)] * len(pool)
     assert pool.apply_only(lambda a: a is A, len(pool) - 1, A) is True
@@ -146,16 +142,15 @@ def test_read_only_arrays_are_shared(pool, tmp_path, kind):
     del A
 
 
+@pytest.mark.same_process(IN_PROCESS_REASON)
 def test_writable_arrays_are_copied_on_several_workers(pool):
-    require_in_process(pool)
     A = np.zeros(4)
     shares = pool.apply(lambda a: np.shares_memory(a, A), A)
     assert shares == [not several_workers(pool)] * len(pool)
 
 
+@pytest.mark.same_process(IN_PROCESS_REASON)
 def test_immutable_inside_a_copied_argument_is_shared(pool):
-    require_in_process(pool)
-
     class Params(sp.Immutable):
         pass
 

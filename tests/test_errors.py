@@ -1,4 +1,5 @@
-"""Every row of DESIGN.md's error table; after each error the pool still works and nothing leaked."""
+"""Every row of the contract's error table, on every pool (MPIPool included, see conftest.py); after each
+error the pool still works and nothing leaked."""
 
 from __future__ import annotations
 
@@ -10,14 +11,9 @@ import numpy as np
 import pytest
 
 import scatterpool as sp
-from conftest import HAS_THREADPOOL, NO_THREADPOOL, assert_no_leak
+from conftest import HAS_THREADPOOL, NO_THREADPOOL, Box, assert_no_leak
 
 VA = sp.VectorArray
-
-
-class Box:
-    def __init__(self, items=None):
-        self.items = [] if items is None else items
 
 
 def numbers(text):
@@ -93,6 +89,7 @@ def test_apply_only_out_of_range(pool, which):
         pool.apply_only(lambda: calls.append(1), worker)
     found = numbers(str(ei.value))
     assert 0 in found and (n - 1 in found or n in found), f"range not named in: {ei.value}"
+    assert worker in found, f"the worker asked for is not named as given in: {ei.value}"
     assert calls == []
     del ei
     assert_pool_works(pool)
@@ -241,9 +238,13 @@ def test_threadpool_bad_size(n):
 # f raises on a worker                                                         #
 # --------------------------------------------------------------------------- #
 class WorkerError(Exception):
+    # args is (where,), so that a pickle (an MPI rank's exception sent to rank 0) rebuilds it as it was
     def __init__(self, where):
-        super().__init__(f"boom-{where}-token")
+        super().__init__(where)
         self.where = where
+
+    def __str__(self):
+        return f"boom-{self.where}-token"
 
 
 def failing_f(fail_on, kind=WorkerError, **kwargs):
@@ -253,8 +254,11 @@ def failing_f(fail_on, kind=WorkerError, **kwargs):
     return w
 
 
-def frame_names(exc):
-    return [fr.name for fr in traceback.extract_tb(exc.__traceback__)]
+def assert_traceback_names(exc, function_name):
+    """The traceback the user sees names the function that raised: in its frames, or (from another process)
+    in the remote traceback text chained as the cause."""
+    text = "".join(traceback.format_exception(exc))
+    assert f"in {function_name}\n" in text, text
 
 
 def notes_of(exc):
@@ -276,7 +280,7 @@ def test_exception_from_one_worker(pool, target):
         pool.apply(failing_f, {w}, x=ro)
     e = ei.value
     assert type(e) is WorkerError and e.where == w and str(e) == f"boom-{w}-token"
-    assert "failing_f" in frame_names(e)
+    assert_traceback_names(e, "failing_f")
     del e, ei
     assert_pool_works(pool)
 
@@ -289,7 +293,7 @@ def test_exception_from_several_workers_lowest_wins(pool):
         pool.apply(failing_f, failing)
     e = ei.value
     assert e.where == lowest
-    assert "failing_f" in frame_names(e)
+    assert_traceback_names(e, "failing_f")
     for w in failing - {lowest}:
         assert_named_in_notes(e, f"boom-{w}-token", w)
     del e, ei
@@ -314,7 +318,7 @@ def test_exception_in_apply_only(pool):
     with pytest.raises(WorkerError) as ei:
         pool.apply_only(failing_f, n - 1, {n - 1})
     assert ei.value.where == n - 1
-    assert "failing_f" in frame_names(ei.value)
+    assert_traceback_names(ei.value, "failing_f")
     del ei
     assert_pool_works(pool)
 
@@ -332,7 +336,7 @@ def test_exception_in_map(pool):
     with pool.scatter_list(list(range(n_items))) as ro, pytest.raises(WorkerError) as ei:
         pool.map(item_f, range(n_items), L=ro)
     assert ei.value.where == ends[0] - 1  # worker 0's failing item
-    assert "item_f" in frame_names(ei.value)
+    assert_traceback_names(ei.value, "item_f")
     assert_pool_works(pool)
     for w, e in enumerate(ends[1:], start=1):
         assert_named_in_notes(ei.value, f"boom-{e - 1}-token", w)
@@ -369,8 +373,13 @@ class CopyError(Exception):
 
 
 class Uncopyable:
+    """Refuses both ways of copying it to a worker: a deep copy (a ThreadPool's) and a pickle (MPI's)."""
+
     def __deepcopy__(self, memo):
         raise CopyError("cannot copy me")
+
+    def __reduce_ex__(self, protocol):
+        raise CopyError("cannot pickle me")
 
 
 class CopiesOnce:
@@ -398,11 +407,13 @@ def test_push_uncopyable(pool):
     assert_pool_works(pool)
 
 
+@pytest.mark.same_process("the caller makes one deep copy per worker; MPI pickles once for all ranks")
 def test_push_fails_half_way(pool):
     obj = CopiesOnce()
     if len(pool) == 1:
-        with pool.push(obj):
-            pass
+        with pool.push(obj) as ro:  # the one copy succeeds
+            assert pool.apply(lambda x: (type(x) is CopiesOnce, x is obj), x=ro) == [(True, False)]
+        assert obj.copies == 1
     else:
         with pytest.raises((CopyError, TypeError)) as ei:
             pool.push(obj)
@@ -411,18 +422,47 @@ def test_push_fails_half_way(pool):
     assert_pool_works(pool)  # no partially pushed object left behind
 
 
-def test_uncopyable_plain_argument(pool, pool_spec):
+def test_uncopyable_plain_argument(pool):
     arg = Uncopyable()
-    if pool_spec[0] == "dummy":
-        assert pool.apply(lambda a: a is arg, arg) == [True]  # passed as it is
-    elif len(pool) > 1:
-        with pytest.raises((CopyError, TypeError)) as ei:
-            pool.apply(lambda a: 1, arg)
-        _copy_failure(ei)
-        del ei
+    if len(pool) == 1:
+        # one worker: arguments are passed as they are, nothing is copied
+        assert pool.apply(lambda a: a is arg, arg) == [True]
+        assert pool.apply_only(lambda a: a is arg, 0, arg) is True
     else:
-        try:
-            pool.apply(lambda a: 1, arg)
-        except (CopyError, TypeError):
-            pass
+        calls = []
+        with pytest.raises((CopyError, TypeError)) as ei:
+            pool.apply(lambda a: calls.append(1), arg)
+        _copy_failure(ei)
+        assert calls == []  # refused before anything ran
+        del ei
+    assert_pool_works(pool)
+
+
+# --------------------------------------------------------------------------- #
+# the pool used inside a function it runs                                      #
+# --------------------------------------------------------------------------- #
+REENTRANT_CALLS = {
+    "apply": lambda p: p.apply(sp.worker_index),
+    "apply_only": lambda p: p.apply_only(sp.worker_index, 0),
+    "map": lambda p: p.map(abs, [1, 2]),
+    "push": lambda p: p.push(Box()),
+    "scatter_list": lambda p: p.scatter_list([1, 2]),
+    "close": lambda p: p.close(),
+}
+
+
+@pytest.mark.parametrize("where", ["worker-0", "every-worker"])
+@pytest.mark.parametrize("name", list(REENTRANT_CALLS))
+def test_pool_used_inside_its_own_function(pool, name, where):
+    # worker 0 runs in the caller's thread (and on MPI in the caller's process); with every worker, worker 0's
+    # error is the one raised
+    def inner():
+        REENTRANT_CALLS[name](pool)
+
+    with pytest.raises(sp.ReentrantCallError):
+        if where == "worker-0":
+            pool.apply_only(inner, 0)
+        else:
+            pool.apply(inner)
+    assert not pool.closed
     assert_pool_works(pool)

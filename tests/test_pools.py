@@ -1,4 +1,11 @@
-"""The contract every pool keeps (DESIGN.md), run on every pool from the same code."""
+"""The contract every pool keeps, run on every pool from the same code.
+
+The ``pool`` fixture (conftest.py) gives DummyPool and ThreadPools here, and an
+MPIPool when pytest runs under mpiexec with ``--scatterpool-pool=mpi``: the
+functions sent to the workers are module-level (imported there by name) or
+lambdas and closures (sent by value). Checks that need the workers in the
+caller's process are marked ``same_process``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ import numpy as np
 import pytest
 
 import scatterpool as sp
-from conftest import assert_no_leak, make_pool, registry_size
+from conftest import Box, assert_no_leak, identity, registry_size
 
 VA = sp.VectorArray
 
@@ -21,13 +28,6 @@ VA = sp.VectorArray
 # --------------------------------------------------------------------------- #
 # helpers                                                                      #
 # --------------------------------------------------------------------------- #
-class Box:
-    """A mutable, weak-referenceable object with nested state."""
-
-    def __init__(self, items=None):
-        self.items = [] if items is None else items
-
-
 class Params(sp.Immutable):
     def __init__(self, value):
         super().__init__()
@@ -132,14 +132,46 @@ def rows(n, dim=3, dtype=np.float64):
     return np.ascontiguousarray(a.astype(dtype))
 
 
-def identity(x):
-    return x
-
-
 def scribble():
     junk = [np.full(1 << k, -7.0) for k in range(4, 20)]
     del junk
     gc.collect()
+
+
+# Weak references to the workers' own objects, kept where the workers run (a
+# module global of this module in each worker's process), so that a test can
+# ask every worker, MPI ranks included, whether its objects were freed.
+_WATCHED: dict[tuple[str, int], list[weakref.ref]] = {}
+
+
+def _watch(*, x, key):
+    objects = x if type(x) is list else [x]  # a scattered list: its items (a list has no weak references)
+    _WATCHED[key, sp.worker_index()] = [weakref.ref(o) for o in objects]
+    return len(objects)
+
+
+def _count_alive(*, key):
+    gc.collect()
+    return sum(r() is not None for r in _WATCHED[key, sp.worker_index()])
+
+
+class WorkerObjects:
+    """What each worker holds for a RemoteObject, watched by weak references on the workers."""
+
+    def __init__(self, pool, ro):
+        self.key = uuid.uuid4().hex
+        self.watched = pool.apply(_watch, x=ro, key=self.key)
+
+    def alive(self, pool):
+        """How many of the watched objects live on each worker; asked through ``pool`` (any open pool of the
+        same kind and size: the one that held them may be closed)."""
+        return pool.apply(_count_alive, key=self.key)
+
+    def assert_alive(self, pool):
+        assert self.alive(pool) == self.watched
+
+    def assert_freed(self, pool):
+        assert self.alive(pool) == [0] * len(self.watched)
 
 
 # --------------------------------------------------------------------------- #
@@ -153,9 +185,10 @@ def test_len_and_bool(pool, pool_spec):
         assert bool(pool) is False
         assert not pool
     else:
-        assert isinstance(pool, sp.ThreadPool)
+        assert type(pool).__name__ == {"thread": "ThreadPool", "mpi": "MPIPool"}[kind]
         assert len(pool) == n
         assert bool(pool) is True
+    assert isinstance(pool, sp.WorkerPool)
 
 
 def test_module_level_dummy_pool():
@@ -234,6 +267,7 @@ def test_immutable_uid():
     assert a.uid == a.uid
 
 
+@pytest.mark.same_process("identity with the caller's object; NoCopy refuses the pickle that a send needs")
 def test_push_immutable_is_not_copied(pool):
     imm = NoCopy(5)
     ro = pool.push(imm)
@@ -249,7 +283,7 @@ def test_push_same_immutable_twice_is_sent_once_and_counted(pool):
     ro2 = pool.push(imm)
     assert ro2 is not ro1
     assert registry_size(pool) == size  # the copy already there is reused
-    assert pool.apply(lambda a, b: a is b and a is imm, a=ro1, b=ro2) == [True] * len(pool)
+    assert pool.apply(lambda a, b: (a is b, a.value), a=ro1, b=ro2) == [(True, 3)] * len(pool)
     ro1.remove()
     assert ro1.removed and not ro2.removed
     assert registry_size(pool) == size  # still held by ro2
@@ -279,7 +313,7 @@ def test_immutable_handles_removed_by_gc(pool):
     ro1, ro2 = pool.push(imm), pool.push(imm)
     del ro1
     gc.collect()
-    assert pool.apply(lambda b: b is imm, b=ro2) == [True] * len(pool)
+    assert pool.apply(lambda b: b.value, b=ro2) == [7] * len(pool)
     del ro2
     assert_no_leak(pool)
 
@@ -287,13 +321,22 @@ def test_immutable_handles_removed_by_gc(pool):
 def test_distinct_immutables_are_distinct(pool):
     a, b = Params(1), Params(1)
     ra, rb = pool.push(a), pool.push(b)
-    assert pool.apply(lambda x, y: (x is a, y is b), x=ra, y=rb) == [(True, True)] * len(pool)
+    assert pool.apply(lambda x, y: (x is y, x.value, y.value), x=ra, y=rb) == [(False, 1, 1)] * len(pool)
     ra.remove()
-    assert pool.apply(lambda y: y is b, y=rb) == [True] * len(pool)
+    assert pool.apply(lambda y: y.value, y=rb) == [1] * len(pool)
     rb.remove()
 
 
 def test_pushed_immutable_as_plain_argument_is_the_pushed_copy(pool):
+    imm = Params(9)
+    with pool.push(imm) as ro:
+        assert pool.apply(lambda x, *, y, r: (x is r, y is r), imm, y=imm, r=ro) == [(True, True)] * len(pool)
+        assert pool.map(lambda i, *, y, r: y is r, range(10), y=imm, r=ro) == [True] * 10
+        assert pool.apply_only(lambda y, r: y is r, len(pool) - 1, y=imm, r=ro) is True
+
+
+@pytest.mark.same_process("a pushed immutable is the caller's object itself; NoCopy refuses the pickle a send needs")
+def test_pushed_immutable_as_plain_argument_is_not_copied(pool):
     imm = NoCopy(9)
     with pool.push(imm):
         assert pool.apply(lambda x, *, y: (x is imm, y is imm), imm, y=imm) == [(True, True)] * len(pool)
@@ -301,6 +344,7 @@ def test_pushed_immutable_as_plain_argument_is_the_pushed_copy(pool):
         assert pool.apply_only(lambda y: y is imm, len(pool) - 1, y=imm) is True
 
 
+@pytest.mark.same_process("identity with the caller's object; NoCopy refuses the pickle that a send needs")
 def test_unpushed_immutable_as_plain_argument_is_shared(pool):
     imm = NoCopy(9)
     assert pool.apply(lambda x, *, y: (x is imm, y is imm), imm, y=imm) == [(True, True)] * len(pool)
@@ -313,15 +357,23 @@ def test_pymor_immutable_object_is_recognised(pool, pymor_standin):
     size = registry_size(pool)
     ro2 = pool.push(model)
     assert registry_size(pool) == size
-    assert pool.apply(lambda a, b: (a is model, b is model), a=ro1, b=ro2) == [(True, True)] * len(pool)
+    assert pool.apply(lambda a, b: (a is b, a.value), a=ro1, b=ro2) == [(True, 11)] * len(pool)
     ro1.remove()
     assert pool.apply(lambda b: b.value, b=ro2) == [11] * len(pool)
     ro2.remove()
-    # as a plain argument it is shared, not copied
-    assert pool.apply(lambda x, *, y: (x is model, y is model), model, y=model) == [(True, True)] * len(pool)
     assert_no_leak(pool)
 
 
+@pytest.mark.same_process("identity with the caller's object")
+def test_pymor_immutable_object_is_not_copied(pool, pymor_standin):
+    model = PymorModel(11)
+    with pool.push(model) as ro:
+        assert pool.apply(lambda a: a is model, a=ro) == [True] * len(pool)
+    # as a plain argument it is shared, not copied
+    assert pool.apply(lambda x, *, y: (x is model, y is model), model, y=model) == [(True, True)] * len(pool)
+
+
+@pytest.mark.same_process("the pyMOR stand-in module exists only in the caller's process")
 def test_pymor_immutable_base_class_itself(pool, pymor_standin):
     obj = pymor_standin()
     ro = pool.push(obj)
@@ -346,6 +398,7 @@ SCATTER_CASES = [
 ] + [pytest.param(103, dtype, id=f"103-{np.dtype(dtype).name}") for dtype in (np.float32, np.complex128)]
 
 
+@pytest.mark.distribution
 @pytest.mark.parametrize("n, dtype", SCATTER_CASES)
 def test_scatter_numpy_no_copy(pool, n, dtype):
     A = rows(n, 3, dtype)
@@ -359,8 +412,6 @@ def test_scatter_numpy_no_copy(pool, n, dtype):
         assert p.dtype == np.dtype(dtype)
         assert p.shape == (offs[i + 1] - offs[i], 3)
         np.testing.assert_array_equal(p, before[offs[i] : offs[i + 1]])
-        if len(p):
-            assert np.shares_memory(p, A)
     # a NumPy U cannot be emptied and is left alone
     assert A.shape == (n, 3)
     np.testing.assert_array_equal(A, before)
@@ -374,6 +425,7 @@ def test_scatter_numpy_no_copy(pool, n, dtype):
     ro.remove()
 
 
+@pytest.mark.distribution
 @pytest.mark.parametrize("n, dtype", SCATTER_CASES)
 def test_scatter_numpy_copy(pool, n, dtype):
     A = rows(n, 3, dtype)
@@ -396,6 +448,20 @@ def test_scatter_numpy_copy(pool, n, dtype):
     ro.remove()
 
 
+@pytest.mark.same_process("the workers' parts are views of the caller's memory")
+@pytest.mark.parametrize("n", [1, 2, 5, 103])
+def test_scatter_without_copy_parts_are_views_of_U(pool, n):
+    A = rows(n)
+    with pool.scatter_array(A, copy=False) as ro:
+        for p in pool.apply(lambda U: U, U=ro):
+            assert len(p) == 0 or np.shares_memory(p, A)
+    U = VA.from_numpy(rows(n))
+    B = U.to_numpy()
+    with pool.scatter_array(U, copy=False) as ro:
+        for p in pool.apply(lambda V: V.to_numpy(), V=ro):
+            assert len(p) == 0 or np.shares_memory(p, B)
+
+
 def test_scatter_array_default_is_copy(pool):
     A = rows(20)
     with pool.scatter_array(A) as ro:
@@ -404,6 +470,7 @@ def test_scatter_array_default_is_copy(pool):
     assert A.shape == (20, 3)
 
 
+@pytest.mark.distribution
 @pytest.mark.parametrize("n, dtype", SCATTER_CASES)
 def test_scatter_vector_array_no_copy(pool, n, dtype):
     expected = rows(n, 3, dtype)
@@ -420,8 +487,6 @@ def test_scatter_vector_array_no_copy(pool, n, dtype):
         assert len(p) == offs[i + 1] - offs[i]
         assert p.dim == 3 and p.dtype == np.dtype(dtype)
         np.testing.assert_array_equal(p.to_numpy(), expected[offs[i] : offs[i + 1]])
-        if len(p):
-            assert np.shares_memory(p.to_numpy(), B)
     # the buffer lives as long as any part does
     del U, B, parts
     gc.collect()
@@ -432,6 +497,7 @@ def test_scatter_vector_array_no_copy(pool, n, dtype):
     ro.remove()
 
 
+@pytest.mark.distribution
 @pytest.mark.parametrize("n, dtype", SCATTER_CASES)
 def test_scatter_vector_array_copy(pool, n, dtype):
     expected = rows(n, 3, dtype)
@@ -470,6 +536,7 @@ def test_scatter_vector_array_worker_writes_stay_on_worker(pool):
 # --------------------------------------------------------------------------- #
 # scatter_list                                                                 #
 # --------------------------------------------------------------------------- #
+@pytest.mark.distribution
 @pytest.mark.parametrize("n", [0, 1, 2, 5, 103])
 def test_scatter_list(pool, n):
     items = [(i, f"item{i}") for i in range(n)]
@@ -492,6 +559,7 @@ def test_scatter_list(pool, n):
 # --------------------------------------------------------------------------- #
 # apply, apply_only, map                                                       #
 # --------------------------------------------------------------------------- #
+@pytest.mark.distribution
 def test_apply_results_in_worker_order(pool):
     res = pool.apply(sp.worker_index)
     assert type(res) is list
@@ -514,6 +582,7 @@ def test_apply_without_arguments(pool):
     assert pool.apply(lambda: "ok") == ["ok"] * len(pool)
 
 
+@pytest.mark.distribution
 def test_apply_only(pool):
     n = len(pool)
     per_worker = pool.scatter_list(list(range(n)))
@@ -524,17 +593,34 @@ def test_apply_only(pool):
     per_worker.remove()
 
 
-@pytest.mark.parametrize("n_items", [0, 1, 2, 6, 1000, "fewer", "equal", "one-more"])
-def test_map_results_in_input_order(pool, n_items):
+MAP_LENGTHS = [0, 1, 2, 6, 1000, "fewer", "equal", "one-more"]
+
+
+def map_length(pool, n_items):
     k = len(pool)
-    n = {"fewer": max(k - 1, 0), "equal": k, "one-more": k + 1}.get(n_items, n_items)
-    calls = []
-    res = pool.map(lambda x: (calls.append(x), x * x)[1], range(n))
+    return {"fewer": max(k - 1, 0), "equal": k, "one-more": k + 1}.get(n_items, n_items)
+
+
+@pytest.mark.distribution
+@pytest.mark.parametrize("n_items", MAP_LENGTHS)
+def test_map_results_in_input_order(pool, n_items):
+    n = map_length(pool, n_items)
+    res = pool.map(lambda x: (x * x, sp.worker_index()), range(n))
     assert type(res) is list
-    assert res == [x * x for x in range(n)]
-    assert sorted(calls) == list(range(n))  # f ran exactly once per item
+    assert [r for r, _ in res] == [x * x for x in range(n)]
+    assert [w for _, w in res] == chunk_of(n, len(pool))
 
 
+@pytest.mark.same_process("counts the calls in a list of the caller's")
+@pytest.mark.parametrize("n_items", MAP_LENGTHS)
+def test_map_calls_f_once_per_item(pool, n_items):
+    n = map_length(pool, n_items)
+    calls = []
+    pool.map(calls.append, range(n))
+    assert sorted(calls) == list(range(n))
+
+
+@pytest.mark.distribution
 def test_map_runs_one_even_chunk_per_worker(pool):
     k = len(pool)
     for n in (0, 1, k - 1, k, k + 1, 2 * k + 1, 50):
@@ -557,6 +643,7 @@ def test_map_over_rows_of_2d_array(pool):
     assert res == [float(r.sum()) for r in A]
 
 
+@pytest.mark.distribution
 def test_map_multiple_sequences(pool):
     a = list(range(25))
     b = tuple(f"s{i}" for i in range(25))
@@ -565,6 +652,7 @@ def test_map_multiple_sequences(pool):
     assert res == [(x, y, int(z)) for x, y, z in zip(a, b, c)]
 
 
+@pytest.mark.distribution
 def test_map_remote_and_plain_kwargs(pool):
     k = len(pool)
     per_worker = pool.scatter_list(list(range(k)))
@@ -580,7 +668,7 @@ def test_map_remote_and_plain_kwargs(pool):
 # --------------------------------------------------------------------------- #
 # plain arguments: passed as is on DummyPool, per-worker copies on ThreadPool  #
 # --------------------------------------------------------------------------- #
-def test_mutable_plain_args_are_not_shared_between_workers(pool, pool_spec):
+def test_mutable_plain_args_are_not_shared_between_workers(pool):
     arg, kw = {"seen": []}, {"seen": []}
 
     def f(a, *, k):
@@ -595,13 +683,10 @@ def test_mutable_plain_args_are_not_shared_between_workers(pool, pool_spec):
         assert k["seen"] == [i], "a worker saw another worker's change of a keyword argument"
     assert len({id(a) for a, _ in res}) == n
     assert len({id(a["seen"]) for a, _ in res}) == n  # deep, not shallow, copies
-    if pool_spec[0] == "dummy":
-        assert res[0][0] is arg and res[0][1] is kw  # passed as it is
-    else:
-        # the caller's object is untouched, unless it served as worker 0's
-        assert arg["seen"] in ([], [0]) and kw["seen"] in ([], [0])
+    # what the caller's own objects see: tests/test_arguments.py
 
 
+@pytest.mark.distribution
 def test_mutable_plain_args_in_map_are_not_shared_between_chunks(pool):
     n, k = 60, len(pool)
     owner = chunk_of(n, k)
@@ -623,7 +708,7 @@ def test_mutable_plain_args_in_apply_only(pool):
     assert res.items == [1]
 
 
-def test_writable_numpy_args_are_per_worker(pool, pool_spec):
+def test_writable_numpy_args_are_per_worker(pool):
     a = np.zeros(100)
 
     def f(x):
@@ -635,10 +720,9 @@ def test_writable_numpy_args_are_per_worker(pool, pool_spec):
         assert x[0] == i + 1
     for x, y in itertools.combinations(res, 2):
         assert not np.shares_memory(x, y)
-    if pool_spec[0] == "dummy":
-        assert res[0] is a
 
 
+@pytest.mark.same_process("shared memory between the workers and the caller")
 def test_readonly_numpy_args_are_shared(pool):
     a = np.arange(1000.0)
     a.flags.writeable = False
@@ -648,6 +732,7 @@ def test_readonly_numpy_args_are_shared(pool):
     assert np.shares_memory(pool.apply_only(lambda y: y, len(pool) - 1, y=a), a)
 
 
+@pytest.mark.same_process("identity with the caller's objects")
 def test_immutable_builtins_are_shared(pool):
     t = (1, "a", 2.5, frozenset({1, 2}), (3, 4))
     s = "x" * 1000
@@ -660,6 +745,7 @@ def test_immutable_builtins_are_shared(pool):
 # --------------------------------------------------------------------------- #
 # worker_index and worker_rng                                                  #
 # --------------------------------------------------------------------------- #
+@pytest.mark.distribution
 def test_worker_index(pool):
     n = len(pool)
     assert pool.apply(sp.worker_index) == list(range(n))
@@ -703,19 +789,13 @@ def test_worker_rng_is_reproducible(pool, pool_factory):
 # --------------------------------------------------------------------------- #
 # RemoteObject                                                                 #
 # --------------------------------------------------------------------------- #
-def _worker_refs(pool, ro):
-    """Weak references to every worker's copy of ``ro``."""
-    return pool.apply(lambda x: weakref.ref(x), x=ro)
-
-
 def test_remove_frees_and_may_be_called_twice(pool):
     ro = pool.push(Box([1]))
-    refs = _worker_refs(pool, ro)
-    assert all(r() is not None for r in refs)
+    held = WorkerObjects(pool, ro)
+    held.assert_alive(pool)
     ro.remove()
     assert ro.removed
-    gc.collect()
-    assert all(r() is None for r in refs)
+    held.assert_freed(pool)
     ro.remove()
     assert ro.removed
     assert_no_leak(pool)
@@ -725,11 +805,10 @@ def test_remote_object_context_manager(pool):
     with pool.push(Box([2])) as ro:
         assert isinstance(ro, sp.RemoteObject)
         assert not ro.removed
-        refs = _worker_refs(pool, ro)
+        held = WorkerObjects(pool, ro)
         assert pool.apply(lambda x: x.items, x=ro) == [[2]] * len(pool)
     assert ro.removed
-    gc.collect()
-    assert all(r() is None for r in refs)
+    held.assert_freed(pool)
     assert_no_leak(pool)
 
 
@@ -743,12 +822,12 @@ def test_remote_object_context_manager_on_exception(pool):
 
 def test_garbage_collected_handle_is_removed(pool):
     ro = pool.push(Box([3]))
-    refs = _worker_refs(pool, ro)
+    held = WorkerObjects(pool, ro)
     assert registry_size(pool) > 0
     del ro
     gc.collect()
     assert registry_size(pool) == 0
-    assert all(r() is None for r in refs)
+    held.assert_freed(pool)
 
 
 def test_handle_in_reference_cycle_is_removed(pool):
@@ -759,37 +838,36 @@ def test_handle_in_reference_cycle_is_removed(pool):
     assert_no_leak(pool)
 
 
-def test_gc_of_handle_while_f_runs(pool, pool_spec):
-    if pool_spec[0] != "dummy":
-        pytest.skip("on ThreadPool this runs in a subprocess in test_threads.py (it could deadlock)")
-    holder = Box()
-    holder.items.append(holder)
-    holder.ro = pool.push(Box([1]))
-    refs = _worker_refs(pool, holder.ro)
-    del holder
-    gc.disable()
-    try:
-        assert pool.apply(lambda: gc.collect() > 0) == [True]
-    finally:
-        gc.enable()
-    assert_no_leak(pool)
-    assert all(r() is None for r in refs)
+def test_gc_of_handle_while_f_runs_on_dummy_pool():
+    # On a DummyPool f runs in the caller's thread, so the collection inside f
+    # removes the handle during the call. (On ThreadPool this runs in a
+    # subprocess in test_threads.py: it could deadlock.)
+    with sp.DummyPool() as pool:
+        holder = Box()
+        holder.items.append(holder)
+        holder.ro = pool.push(Box([1]))
+        held = WorkerObjects(pool, holder.ro)
+        del holder
+        gc.disable()
+        try:
+            assert pool.apply(lambda: gc.collect() > 0) == [True]
+        finally:
+            gc.enable()
+        assert_no_leak(pool)
+        held.assert_freed(pool)
 
 
-def test_dropping_pool_then_handle_frees_objects(pool_spec):
-    p = make_pool(pool_spec)
-    closer = p.close
+def test_dropping_pool_then_handle_frees_objects(pool_factory):
+    p = pool_factory()
     ro = p.push(Box([1]))
-    refs = _worker_refs(p, ro)
+    held = WorkerObjects(p, ro)
     del p
     gc.collect()
-    assert all(r() is not None for r in refs)  # the handle still needs them
+    probe = pool_factory()
+    held.assert_alive(probe)  # the handle still needs them
     del ro
     gc.collect()
-    try:
-        assert all(r() is None for r in refs)
-    finally:
-        closer()
+    held.assert_freed(probe)
 
 
 def test_remote_object_manager(pool):
@@ -840,37 +918,32 @@ def test_pool_context_manager(pool_factory):
     with p as q:
         assert q is p
         ro = q.push(Box([1]))
-        refs = _worker_refs(q, ro)
+        held = WorkerObjects(q, ro)
         assert q.apply(lambda x: x.items, x=ro) == [[1]] * len(q)
     with pytest.raises(sp.PoolClosedError):
         p.apply(sp.worker_index)
-    gc.collect()
-    assert all(r() is None for r in refs)
+    held.assert_freed(pool_factory())
     del ro
     gc.collect()  # a handle of a closed pool goes away quietly
 
 
 def test_close_frees_every_remote_object(pool_factory):
     p = pool_factory()
-    refs = []
     box = p.push(Box([1]))
-    refs += _worker_refs(p, box)
-    items = [Box([i]) for i in range(7)]
-    refs += [weakref.ref(b) for b in items]
-    lst = p.scatter_list(items)
-    del items
+    lst = p.scatter_list([Box([i]) for i in range(7)])
     imm = Params(5)
-    refs.append(weakref.ref(imm))
     imm_handles = [p.push(imm), p.push(imm)]
     del imm
     arr = p.scatter_array(rows(9), copy=True)
-    refs += [weakref.ref(a) for a in p.apply(lambda U: U, U=arr)]
-    gc.collect()
-    assert all(r() is not None for r in refs)
+    held = [WorkerObjects(p, h) for h in (box, lst, imm_handles[0], arr)]
+    for h in held:
+        h.assert_alive(p)
     p.close()
-    gc.collect()
-    assert [r() is None for r in refs] == [True] * len(refs)
+    probe = pool_factory()
+    for h in held:
+        h.assert_freed(probe)
     # handles of a closed pool may still be removed or dropped without noise
+    box.remove()
     del box, lst, imm_handles, arr
     gc.collect()
 

@@ -9,6 +9,7 @@ When it is, a missing ``mpiexec`` is an error, not a skip: ``pip install
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -88,10 +89,8 @@ def run(args: list[str], timeout: float, env: dict[str, str] | None = None, cwd:
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # the whole session may have ended meanwhile
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         out, err = proc.communicate()
         r = Run(args, -9, out, err, time.monotonic() - start)
         pytest.fail(f"timed out after {timeout} s (a hang):\n{r.explain()}")
