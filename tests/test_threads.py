@@ -478,3 +478,41 @@ def test_pool_is_closed_in_a_forked_child():
         assert pool.apply(lambda: 2) == [2, 2]
     finally:
         pool.close()
+
+
+FORKED_CHILD_EXIT_SCRIPT = """
+import os, signal, sys
+import scatterpool as sp
+
+for attempt in range(3):
+    pool = sp.ThreadPool(2, spin_us=0)  # idle threads sleep on their condition variables at once
+    pool.apply(lambda: 1)
+    pid = os.fork()
+    if pid == 0:
+        signal.alarm(20)  # a child that hangs is ended by SIGALRM, which the parent sees
+        if {delete}:
+            del pool
+            os._exit(0)
+        sys.exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"attempt {{attempt}}: child status {{status}}"
+    pool.close()
+print("done")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("delete", [False, True], ids=["exit", "del"])
+def test_forked_child_exits_with_an_inherited_pool(delete):
+    # The child inherits the pool's mutexes and condition variables in
+    # whatever state the parent's threads left them; exiting, or dropping the
+    # pool, must not wait for threads that do not exist there.
+    # Not run_script: its faulthandler watchdog thread is not in the child, whose exit would wait for it.
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(FORKED_CHILD_EXIT_SCRIPT.format(delete=delete))],
+        capture_output=True,
+        text=True,
+        timeout=3 * 20 + 30,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stdout.strip() == "done"
