@@ -97,12 +97,18 @@ py::object remote_object(RemoteHandle handle);
 /// CPython methods, which pybind11's dispatcher does not wrap).
 void translate_current_exception() noexcept;
 
+/// The Python exception being raised, taken out of the error indicator with
+/// its traceback attached (a new reference).
+PyObject* fetch_exception() noexcept;
+/// Raises @p exception (stolen) again, with its traceback.
+void restore_exception(PyObject* exception) noexcept;
+
 void register_exceptions(py::module_& m);
 void register_split(py::module_& m);
 void register_vector_array(py::module_& m);
 void register_remote_object(py::module_& m);
 void register_registry(py::module_& m);
 void register_worker_context(py::module_& m);
-void register_pools(py::module_& m);
+void register_pools(py::module_& m, const py::object& state);
 
 }  // namespace scatterpool::bindings

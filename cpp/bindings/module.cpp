@@ -1,5 +1,5 @@
 // scatterpool bindings: the extension module scatterpool._core.
-#include "bindings.hpp"
+#include "module_state.hpp"
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "scatterpool's C++ core. Use the scatterpool package; this module is its private engine.";
@@ -10,5 +10,7 @@ PYBIND11_MODULE(_core, m) {
     register_remote_object(m);
     register_registry(m);
     register_worker_context(m);
-    register_pools(m);
+    py::capsule state = make_module_state();
+    m.attr("_state") = state;  // owns the hooks: they live as long as the module (and each pool)
+    register_pools(m, state);
 }

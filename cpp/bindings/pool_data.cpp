@@ -1,8 +1,8 @@
 // scatterpool bindings: push and scatter_list, the per-object hot path.
 //
-// Plain CPython methods for the same reason as apply (pool_calls.cpp): pyMOR's
-// pure-Python push costs about a microsecond beyond its deepcopy, and a
-// pybind11 round trip with a list argument and a returned handle costs that
+// Plain CPython methods for the same reason as apply (pool_methods.cpp):
+// pyMOR's pure-Python push costs about a microsecond beyond its deepcopy, and
+// a pybind11 round trip with a list argument and a returned handle costs that
 // alone. What needs Python judgement (is the object immutable? the deep
 // copies) stays in Python: the push hook returns a key naming an immutable
 // object (from its uid), or the list of per-worker copies.
@@ -10,21 +10,18 @@
 
 namespace scatterpool::bindings {
 
-namespace {
-
-PyObject* g_push_values = nullptr;  // strong reference, kept for the life of the process
-
-PyObject* pool_push(PyObject* self, PyObject* object) {
+PyObject* push_object(PyObject* self, PyObject* object) {
     try {
         PyPool& p = self_pool(self);
         Pool& pool = *p.pool;
         pool.check_open();
-        if (g_push_values == nullptr) {
+        const py::object& hook = p.state->push_values;
+        if (!hook) {
             throw std::logic_error("scatterpool: the push hook is not set (import scatterpool)");
         }
         py::object n = py::int_(pool.size());
         PyObject* args[] = {object, n.ptr()};
-        py::object values = py::reinterpret_steal<py::object>(PyObject_Vectorcall(g_push_values, args, 2, nullptr));
+        py::object values = py::reinterpret_steal<py::object>(PyObject_Vectorcall(hook.ptr(), args, 2, nullptr));
         if (!values) {
             throw py::error_already_set();
         }
@@ -48,7 +45,7 @@ PyObject* pool_push(PyObject* self, PyObject* object) {
     }
 }
 
-PyObject* pool_scatter_list(PyObject* self, PyObject* sequence) {
+PyObject* scatter_sequence(PyObject* self, PyObject* sequence) {
     try {
         PyPool& p = self_pool(self);
         Pool& pool = *p.pool;
@@ -80,27 +77,6 @@ PyObject* pool_scatter_list(PyObject* self, PyObject* sequence) {
         translate_current_exception();
         return nullptr;
     }
-}
-
-PyMethodDef g_methods[] = {
-    {"push", pool_push, METH_O,
-     "push($self, obj, /)\n--\n\n"
-     "Gives every worker its own deep copy of obj. An immutable object (scatterpool.Immutable,\n"
-     "pyMOR's ImmutableObject) is not copied and is sent once: pushing it again returns another\n"
-     "counted handle to the object already there."},
-    {"scatter_list", pool_scatter_list, METH_O,
-     "scatter_list($self, l, /)\n--\n\n"
-     "Gives worker i the list l[offsets[i]:offsets[i + 1]], offsets = even_split(len(l), len(pool))."},
-    {nullptr, nullptr, 0, nullptr},
-};
-
-}  // namespace
-
-PyMethodDef* data_methods() noexcept { return g_methods; }
-
-void set_push_hook(const py::object& hook) {
-    Py_XDECREF(g_push_values);
-    g_push_values = hook.is_none() ? nullptr : Py_NewRef(hook.ptr());
 }
 
 }  // namespace scatterpool::bindings

@@ -2,24 +2,34 @@
 #pragma once
 
 #include "bindings.hpp"
+#include "module_state.hpp"
 
 #include <memory>
 
 #include <scatterpool/pool.hpp>
-#include <scatterpool/thread_pool.hpp>
 
 namespace scatterpool::bindings {
 
 struct CallState;
 
-/// What a Python pool object holds: the core pool, and the state of a call
-/// that Ctrl-C interrupted while workers still ran it.
+/// What a Python pool object (_core.Pool, and its _core.DummyPool and
+/// _core.ThreadPool) holds: the core pool, the module state its calls use,
+/// and the state of a call that Ctrl-C interrupted while workers still ran it.
 struct PyPool {
     std::unique_ptr<Pool> pool;
-    ThreadPool* threads = nullptr;  // pool, when it is a ThreadPool
+    /// Whether calls run in the caller's thread with the GIL held (DummyPool:
+    /// its one worker is the caller, and it takes no lock), rather than with
+    /// the GIL released while the pool's threads take turns with it.
+    bool runs_in_caller = false;
+    py::object state_owner;  // the capsule of the module state
+    ModuleState* state = nullptr;
     std::shared_ptr<CallState> interrupted;
 
-    PyPool() = default;
+    PyPool(std::unique_ptr<Pool> core_pool, bool in_caller, py::object state_capsule)
+        : pool(std::move(core_pool)),
+          runs_in_caller(in_caller),
+          state_owner(std::move(state_capsule)),
+          state(&module_state(state_owner)) {}
     PyPool(const PyPool&) = delete;
     PyPool& operator=(const PyPool&) = delete;
     // The Python layer closes pools before they go; if one was not, join its
@@ -43,29 +53,26 @@ struct PyPool {
 /// The PyPool behind a Python pool object.
 inline PyPool& self_pool(PyObject* self) { return py::handle(self).cast<PyPool&>(); }
 
-/// apply, apply_only and map (pool_calls.cpp); push and scatter_list (pool_data.cpp).
-PyMethodDef* call_methods() noexcept;
-PyMethodDef* data_methods() noexcept;
+/// push and scatter_list of a pool (pool_data.cpp); a new reference, or null with an exception set.
+PyObject* push_object(PyObject* self, PyObject* object);
+PyObject* scatter_sequence(PyObject* self, PyObject* sequence);
 
-/// Installs plain CPython methods on the Python pool type.
-void install_methods(py::handle pool_type, PyMethodDef* methods);
-
-/// Sets push_values(obj, n) -> str | list: the registry key of an immutable
-/// object, else one deep copy per worker.
-void set_push_hook(const py::object& hook);
-
-/// Sets the function that makes per-worker copies of a plain argument:
-/// copier(obj, n) -> None to share obj, or a list of n objects.
-void set_copier(const py::object& copier);
+/// apply, apply_only, map, push and scatter_list as plain CPython methods (pool_methods.cpp).
+void install_pool_methods(py::handle pool_type);
 
 /// Waits (GIL released, Ctrl-C raises) for the workers of a call that Ctrl-C
 /// interrupted earlier, then drops that call's state. Call with the GIL held.
 void drop_interrupted(PyPool& self);
 
 /// Raises pending signals (Ctrl-C) on the caller's thread while it waits with
-/// the GIL released; for Pool::Poll.
+/// the GIL released; for Pool::Poll. Throws Interrupted.
 struct SignalPoll {
     void operator()() const;
+};
+
+/// What SignalPoll throws: the exception the signal handler raised.
+struct Interrupted {
+    PyObject* exception;  // owned
 };
 
 }  // namespace scatterpool::bindings

@@ -54,4 +54,21 @@ void translate_current_exception() noexcept {
     }
 }
 
+PyObject* fetch_exception() noexcept {
+    PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (traceback != nullptr && value != nullptr) {
+        PyException_SetTraceback(value, traceback);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+    return value;
+}
+
+void restore_exception(PyObject* exception) noexcept {
+    PyObject* traceback = PyException_GetTraceback(exception);
+    PyErr_Restore(Py_NewRef(reinterpret_cast<PyObject*>(Py_TYPE(exception))), exception, traceback);
+}
+
 }  // namespace scatterpool::bindings

@@ -1,4 +1,5 @@
-// scatterpool bindings: the core pools (DummyPool, ThreadPool) as _core.Pool.
+// scatterpool bindings: the core pools as _core.Pool (the shared transport),
+// _core.DummyPool and _core.ThreadPool.
 #include "py_pool.hpp"
 
 #include <chrono>
@@ -10,28 +11,27 @@ namespace scatterpool::bindings {
 
 namespace {
 
-std::unique_ptr<PyPool> make_pool(const std::string& kind, long long num_workers, long long spin_us) {
-    auto p = std::make_unique<PyPool>();
-    if (kind == "dummy") {
-        p->pool = std::make_unique<DummyPool>();
-        return p;
-    }
-    if (kind != "threads") {
-        throw py::value_error("pool kind must be 'dummy' or 'threads', got '" + kind + "'");
-    }
+struct PyDummyPool : PyPool {
+    explicit PyDummyPool(py::object state) : PyPool(std::make_unique<DummyPool>(), true, std::move(state)) {}
+};
+
+std::unique_ptr<ThreadPool> make_thread_pool(long long num_workers, long long spin_us) {
     if (num_workers <= 0) {
         throw py::value_error("ThreadPool needs at least 1 worker, got " + std::to_string(num_workers));
     }
     ThreadPoolOptions options;
     options.spin = std::chrono::microseconds(spin_us);
     options.on_thread_exit = release_worker_thread_state;
-    auto threads = std::make_unique<ThreadPool>(static_cast<std::size_t>(num_workers), std::move(options));
-    p->threads = threads.get();
-    p->pool = std::move(threads);
-    return p;
+    return std::make_unique<ThreadPool>(static_cast<std::size_t>(num_workers), std::move(options));
 }
 
-void close_pool(PyPool& p) {
+struct PyThreadPool : PyPool {
+    PyThreadPool(long long num_workers, long long spin_us, py::object state)
+        : PyPool(make_thread_pool(num_workers, spin_us), false, std::move(state)) {}
+    ThreadPool& threads() const { return static_cast<ThreadPool&>(*pool); }
+};
+
+void close_workers(PyPool& p) {
     if (p.pool->closed()) {
         return;
     }
@@ -44,14 +44,12 @@ void close_pool(PyPool& p) {
 
 }  // namespace
 
-void register_pools(py::module_& m) {
+void register_pools(py::module_& m, const py::object& state) {
     py::class_<PyPool> pool(m, "Pool",
-                            "A core pool: kind 'dummy' (one worker in the caller's thread) or 'threads'\n"
-                            "(num_workers workers on persistent threads, the caller acting as worker 0).");
-    pool.def(py::init(&make_pool), py::arg("kind"), py::arg("num_workers") = 1, py::arg("spin_us") = -1)
+                            "A core pool: its workers, its registry and the C methods of the per-call hot path.\n"
+                            "Made as DummyPool or ThreadPool.");
+    pool.def_property_readonly("closed", [](const PyPool& p) { return p.pool->closed(); }, "Whether it was closed.")
         .def("__len__", [](const PyPool& p) { return p.pool->size(); })
-        .def_property_readonly(
-            "closed", [](const PyPool& p) { return p.pool->closed(); }, "Whether close() was called.")
         .def_property_readonly(
             "uid", [](const PyPool& p) { return p.pool->uid(); }, "Unique in the process.")
         .def_property_readonly(
@@ -59,11 +57,9 @@ void register_pools(py::module_& m) {
         .def_property_readonly(
             "concurrent", [](const PyPool& p) { return p.pool->concurrent(); },
             "Whether workers of one call may run at the same time.")
-        .def_property_readonly(
-            "spin_us",
-            [](const PyPool& p) { return p.threads ? p.threads->spin().count() : 0; },
-            "How long idle threads poll for work before they sleep, in microseconds.")
-        .def("_check_open", [](const PyPool& p) { p.pool->check_open(); })
+        .def(
+            "_check_open", [](const PyPool& p) { p.pool->check_open(); },
+            "PoolClosedError when closed, ReentrantCallError inside one of its tasks.")
         .def(
             "_partition",
             [](PyPool& p, const VectorArray& U, bool copy) {
@@ -73,28 +69,48 @@ void register_pools(py::module_& m) {
             },
             py::arg("U"), py::arg("copy"),
             "U's rows split by even_split: views (copy=False) or copies made by their own workers.")
-        .def("close", &close_pool, "Stops the workers and frees every remote object. Safe to call twice.")
+        .def("_close_workers", &close_workers,
+             "Stops the workers and frees every remote object. Safe to call twice.")
         .def(
             "_abandon_after_fork",
             [](PyPool& p) {
-                if (p.threads != nullptr) {
-                    p.threads->abandon_after_fork();
+                if (auto* threads = dynamic_cast<ThreadPool*>(p.pool.get())) {
+                    threads->abandon_after_fork();
                 }
                 p.interrupted.reset();
             },
             "In a forked child: the pool's threads are not there; mark it closed without joining them.");
-    install_methods(pool, call_methods());
-    install_methods(pool, data_methods());
+    install_pool_methods(pool);
+
+    py::class_<PyDummyPool, PyPool>(m, "DummyPool", "One worker, which runs every call in the caller's thread.")
+        .def(py::init([state]() { return std::make_unique<PyDummyPool>(state); }));
+
+    py::class_<PyThreadPool, PyPool>(
+        m, "ThreadPool",
+        "num_workers workers on persistent threads, the caller acting as worker 0 (spin_us < 0: the default spin).")
+        .def(py::init([state](long long num_workers, long long spin_us) {
+                 return std::make_unique<PyThreadPool>(num_workers, spin_us, state);
+             }),
+             py::arg("num_workers"), py::arg("spin_us") = -1)
+        .def_property_readonly(
+            "spin_us", [](const PyThreadPool& p) { return p.threads().spin().count(); },
+            "How long idle threads poll for work before they sleep, in microseconds.");
+
     m.def(
         "_set_hooks",
-        [](const py::object& copier, const py::object& push_values) {
-            set_copier(copier);
-            set_push_hook(push_values);
+        [state](py::object copier, py::object push_values, py::object merge_errors, py::object shared_types) {
+            ModuleState& s = module_state(state);
+            s.copier = std::move(copier);
+            s.push_values = std::move(push_values);
+            s.merge_errors = std::move(merge_errors);
+            s.shared_types = std::move(shared_types);
         },
-        py::arg("copier"), py::arg("push_values"),
-        "Sets the Python judgement the hot paths call: copier(obj, n) -> None | list gives each\n"
-        "worker of a concurrent call its own copy of a plain argument; push_values(obj, n) -> key |\n"
-        "list says how push stores obj.");
+        py::arg("copier"), py::arg("push_values"), py::arg("merge_errors"), py::arg("shared_types"),
+        "Sets the Python judgement the hot paths call: copier(values, n) -> None | list of n tuples\n"
+        "gives each worker of a call its own copies of the plain arguments (one object graph);\n"
+        "push_values(obj, n) -> key | list says how push stores obj; merge_errors({worker: exception})\n"
+        "-> exception is what a call raises when workers raised; shared_types ({type: bool}) names the\n"
+        "types whose instances are shared as they are.");
 }
 
 }  // namespace scatterpool::bindings

@@ -45,8 +45,16 @@ PyObject* remote_exit(PyObject* self, PyObject*) {
     Py_RETURN_FALSE;
 }
 
+// Removed by this handle, or freed with every other object when its pool closed.
+bool gone(const RemoteHandle& handle) { return handle.removed() || !handle.registry()->contains(handle.id()); }
+
 PyObject* remote_removed(PyObject* self, void*) {
-    return PyBool_FromLong(reinterpret_cast<PyRemoteObject*>(self)->handle.removed() ? 1 : 0);
+    try {
+        return PyBool_FromLong(gone(reinterpret_cast<PyRemoteObject*>(self)->handle) ? 1 : 0);
+    } catch (...) {
+        translate_current_exception();
+        return nullptr;
+    }
 }
 
 PyObject* remote_id(PyObject* self, void*) {
@@ -64,8 +72,13 @@ PyObject* remote_registry(PyObject* self, void*) {
 
 PyObject* remote_repr(PyObject* self) {
     const RemoteHandle& h = reinterpret_cast<PyRemoteObject*>(self)->handle;
-    return PyUnicode_FromFormat("<RemoteObject %llu%s>", static_cast<unsigned long long>(h.id()),
-                                h.removed() ? " (removed)" : "");
+    try {
+        return PyUnicode_FromFormat("<RemoteObject %llu%s>", static_cast<unsigned long long>(h.id()),
+                                    gone(h) ? " (removed)" : "");
+    } catch (...) {
+        translate_current_exception();
+        return nullptr;
+    }
 }
 
 PyObject* remote_new(PyTypeObject*, PyObject*, PyObject*) {
@@ -83,7 +96,7 @@ PyMethodDef g_methods[] = {
 };
 
 PyGetSetDef g_getset[] = {
-    {"removed", remote_removed, nullptr, "Whether remove() was called.", nullptr},
+    {"removed", remote_removed, nullptr, "Whether the object is gone: remove() was called, or its pool was closed.", nullptr},
     {"id", remote_id, nullptr, "The object's id in its pool's registry.", nullptr},
     {"registry", remote_registry, nullptr, "The registry of the pool the object lives in (None once removed).",
      nullptr},
@@ -97,9 +110,9 @@ PyMemberDef g_members[] = {
 
 const char* const g_doc =
     "A handle to an object held by every worker of a pool (its own copy on each, or one shared\n"
-    "immutable). Pass it as a keyword argument to apply, apply_only or map and the function gets\n"
-    "that worker's object. remove() frees it on every worker; a handle that is garbage-collected\n"
-    "is removed too; in a `with` block it is removed at the end.";
+    "immutable). Pass it as an argument to apply or apply_only (positional or keyword; to map as a\n"
+    "keyword) and the function gets that worker's object. remove() frees it on every worker; a\n"
+    "handle that is garbage-collected is removed too; in a `with` block it is removed at the end.";
 
 PyType_Slot g_slots[] = {
     {Py_tp_dealloc, reinterpret_cast<void*>(remote_dealloc)},

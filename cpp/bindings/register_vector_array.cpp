@@ -176,6 +176,11 @@ std::vector<std::size_t> selected_indices(const Selection& s) {
 }  // namespace
 
 void register_vector_array(py::module_& m) {
+    py::list names;
+    for (const DType t : kAllDTypes) {
+        names.append(dtype_name(t));
+    }
+    m.attr("DTYPES") = py::tuple(names);  // the element types the core moves, by NumPy name
     py::class_<VectorArray>(m, "VectorArray",
                             "len vectors of dimension dim, stored as the rows of one buffer that views share.\n\n"
                             "U[i] and U[a:b:s] are views (no copy); U[list of ints] is a copy. The buffer lives\n"

@@ -21,7 +21,9 @@ except ImportError as _error:  # pragma: no cover - only without a build
     ) from _error
 
 from ._context import worker_index, worker_rng
+from ._base import WorkerPool
 from ._core import (
+    DTypeError,
     InvalidRemoteObjectError,
     PoolClosedError,
     ReentrantCallError,
@@ -31,11 +33,12 @@ from ._core import (
 )
 from ._immutable import Immutable, is_immutable
 from ._manager import RemoteObjectManager
-from ._pools import DummyPool, ThreadPool, WorkerPool, dummy_pool
+from ._pools import DummyPool, ThreadPool, dummy_pool
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DTypeError",
     "DummyPool",
     "Immutable",
     "InvalidRemoteObjectError",

@@ -4,35 +4,73 @@ from __future__ import annotations
 
 import copy
 import itertools
+import os
 import threading
 import types
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Immutable", "is_immutable", "push_values", "shared_key", "worker_copies"]
+__all__ = ["Immutable", "immutable_types", "is_immutable", "push_values", "shared_key", "worker_copies"]
 
-_uids = itertools.count(1)
+
+def _new_token() -> int:
+    return int.from_bytes(os.urandom(8), "little")
+
+
+# A uid is this process's random token (high bits) and a counter (low bits):
+# unique across processes and runs, so that an Immutable unpickled from
+# elsewhere (or returned by an MPI rank) is never taken for one made here.
+_UID_COUNTER_BITS = 64
+_token = _new_token()
+_counter = itertools.count(1)
 _uid_lock = threading.Lock()
+
+
+def _renew_token_in_child() -> None:
+    # A forked child starts with its parent's token and counter: it needs its own.
+    global _token, _counter, _uid_lock
+    _token = _new_token()
+    _counter = itertools.count(1)
+    _uid_lock = threading.Lock()  # another thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_token_in_child)
+
+
+def _next_uid() -> int:
+    with _uid_lock:
+        return (_token << _UID_COUNTER_BITS) | next(_counter)
 
 
 class Immutable:
     """Base class of objects that never change after construction.
 
     A pool does not copy an ``Immutable``: pushing one sends it once, and
-    pushing it again returns a counted handle to the copy already there. Each
-    instance gets a unique integer ``uid`` when it is made.
+    pushing it again returns a counted handle to the copy already there; as
+    an argument it is shared by the workers of a pool in this process. Each
+    instance gets an integer ``uid`` when it is made, unique across processes
+    and runs; a pickled and loaded ``Immutable`` keeps its ``uid`` (it is the
+    same value).
     """
 
-    __slots__ = ("uid",)
+    __slots__ = ("uid", "_shared_key")
     uid: int
+    _shared_key: str  # str(uid), made once: push looks it up on every call
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "Immutable":
         obj = super().__new__(cls)
-        with _uid_lock:
-            uid = next(_uids)
+        uid = _next_uid()
         object.__setattr__(obj, "uid", uid)
+        object.__setattr__(obj, "_shared_key", str(uid))
         return obj
+
+    def __copy__(self) -> "Immutable":
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Immutable":
+        return self  # it never changes: a copy would be the same value
 
 
 _SHARED_TYPES = frozenset(
@@ -40,17 +78,19 @@ _SHARED_TYPES = frozenset(
      types.FunctionType, types.BuiltinFunctionType, types.ModuleType, type, slice}
 )
 # Whether instances of a type are immutable in the sense of scatterpool
-# (Immutable, or pyMOR's ImmutableObject); answered once per type.
-_immutable_type_cache: dict[type, bool] = {}
+# (Immutable, or pyMOR's ImmutableObject); answered once per type. The core's
+# copy decision reads it too (its hot path shares the instances of a type
+# found True here without calling back into Python).
+immutable_types: dict[type, bool] = {}
 
 
 def _is_immutable_type(cls: type) -> bool:
-    known = _immutable_type_cache.get(cls)
+    known = immutable_types.get(cls)
     if known is None:
         known = issubclass(cls, Immutable) or any(
             base.__name__ == "ImmutableObject" and base.__module__ == "pymor.core.base" for base in cls.__mro__
         )
-        _immutable_type_cache[cls] = known
+        immutable_types[cls] = known
     return known
 
 
@@ -69,38 +109,45 @@ def _shareable(obj: object) -> bool:
         return True
     if cls is tuple or cls is frozenset:
         return all(_shareable(item) for item in obj)  # type: ignore[attr-defined]
-    if cls is np.ndarray:
-        return not obj.flags.writeable  # type: ignore[attr-defined]
+    if isinstance(obj, np.ndarray):  # subclasses too: a read-only np.memmap is shared
+        return not obj.flags.writeable
     return False
 
 
-def worker_copies(obj: object, n: int) -> list[object] | None:
-    """The arguments ``n`` workers running at once get for ``obj``.
+def worker_copies(values: tuple[Any, ...], n: int) -> list[tuple[Any, ...]] | None:
+    """The copies of one call's plain arguments that ``n`` workers get.
 
-    ``None`` when they may share it (immutable builtins, ``Immutable``
-    objects, read-only NumPy arrays); otherwise ``obj`` for worker 0 and a
-    deep copy for each other worker, so that a function that mutates its
-    argument (pyMOR's reductors cache in place) cannot race with itself.
+    ``None`` when every value may be shared (immutable builtins,
+    :class:`Immutable` objects, read-only NumPy arrays); otherwise ``n``
+    deep copies of ``values``, each made with one memo, so that the
+    arguments of a call stay one object graph on each worker (two arguments
+    that share a part still share it), as a pickle of the call keeps them.
+    The shareable values are not copied, also where another argument holds
+    them.
     """
-    if _shareable(obj):
+    shared = [v for v in values if _shareable(v)]
+    if len(shared) == len(values):
         return None
     try:
-        return [obj] + [copy.deepcopy(obj) for _ in range(n - 1)]
+        return [copy.deepcopy(values, {id(v): v for v in shared}) for _ in range(n)]
     except Exception as error:
         raise TypeError(
-            f"a ThreadPool gives each worker its own deep copy of a mutable argument, and this "
-            f"{type(obj).__name__} cannot be copied ({error}); push it once and pass the RemoteObject, "
-            f"or make it an Immutable"
+            f"an argument cannot be copied for the workers ({type(error).__name__}: {error}); a pool of several "
+            f"workers gives each its own copy of a mutable argument: make it an Immutable to share it, or "
+            f"create it on the workers"
         ) from error
 
 
 def shared_key(obj: object) -> str:
     """The registry key of an immutable object: ``str(obj.uid)``.
 
-    :class:`Immutable` uids are decimal numbers and pyMOR's begin with its
-    session's UUID, so no two immutable objects share a key.
+    :class:`Immutable` uids are unique across processes and pyMOR's begin
+    with its session's UUID, so no two immutable objects share a key.
     """
-    return str(obj.uid)  # type: ignore[attr-defined]
+    try:
+        return obj._shared_key  # type: ignore[attr-defined, no-any-return]
+    except AttributeError:  # pyMOR's ImmutableObject
+        return str(obj.uid)  # type: ignore[attr-defined]
 
 
 def push_values(obj: object, n: int) -> str | list[object]:
@@ -109,12 +156,24 @@ def push_values(obj: object, n: int) -> str | list[object]:
     The registry key of an immutable object, which is sent once and counted;
     otherwise one deep copy per worker, so that what one worker changes no
     other sees.
+
+    Raises:
+        TypeError: ``obj`` cannot be copied (chained from the copy's error).
     """
     cls = type(obj)
-    immutable = _immutable_type_cache.get(cls)  # inlined _is_immutable_type: push is a hot path
+    immutable = immutable_types.get(cls)  # inlined _is_immutable_type: push is a hot path
     if immutable is None:
         immutable = _is_immutable_type(cls)
     if immutable:
-        return str(obj.uid)  # type: ignore[attr-defined]
+        try:
+            return obj._shared_key  # type: ignore[attr-defined, no-any-return]
+        except AttributeError:  # pyMOR's ImmutableObject
+            return str(obj.uid)  # type: ignore[attr-defined]
     deepcopy = copy.deepcopy
-    return [deepcopy(obj) for _ in range(n)]
+    try:
+        return [deepcopy(obj) for _ in range(n)]
+    except Exception as error:
+        raise TypeError(
+            f"push: this {cls.__name__} cannot be copied for the workers ({error}); make it an Immutable "
+            f"to share it, or create it on the workers"
+        ) from error

@@ -10,6 +10,9 @@ namespace scatterpool {
 /// @brief Element type of a VectorArray.
 enum class DType : std::uint8_t { float32, float64, complex64, complex128 };
 
+/// @brief Every DType, in the order of the enum (the one list the bindings expose).
+inline constexpr DType kAllDTypes[] = {DType::float32, DType::float64, DType::complex64, DType::complex128};
+
 /// @brief Size of one element in bytes.
 constexpr std::size_t itemsize(DType t) noexcept {
     switch (t) {

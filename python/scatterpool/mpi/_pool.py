@@ -96,18 +96,23 @@ class _Client:
                 data = head + data
             return dict.fromkeys(ranks, data)
         out: dict[int, bytes] = {}
-        shared: dict[Any, bytes] = {}
+        # Ranks given the same body object share a pickle. The body is known by its id,
+        # so every body stays referenced here until the loop ends: a body made for one
+        # rank and freed could hand its id to the next rank's body.
+        shared: dict[Any, tuple[Any, bytes]] = {}
         for w in ranks:
             removals = link.take(w) if link is not None else ()
             dropped = tuple(self.functions.take_dropped(w))
             path = self.path_for(w)
             b = body if type(body) is tuple else body(w)
             key = (removals, dropped, path is not None, id(b))
-            data = shared.get(key)
-            if data is None:
+            hit = shared.get(key)
+            if hit is None:
                 extras = (removals, dropped, path) if removals or dropped or path is not None else None
                 data = head + pickle.dumps((op, uid, extras, b), 5)
-                shared[key] = data
+                shared[key] = (b, data)
+            else:
+                data = hit[1]
             out[w] = data
         return out
 

@@ -1,0 +1,188 @@
+// scatterpool bindings: one call of apply, apply_only or map, on DummyPool
+// and ThreadPool alike.
+//
+// A DummyPool runs the call in the caller's thread with the GIL held. A
+// ThreadPool lets go of the GIL while the caller waits, and each worker takes
+// it for its Python call only (GilTurn). If Ctrl-C interrupts the wait, the
+// state is kept alive until the workers are done (PyPool::interrupted).
+#include "pool_call.hpp"
+
+#include <memory>
+#include <utility>
+
+namespace scatterpool::bindings {
+
+CallState::~CallState() {
+    for (std::size_t b = 0; b < blocks; ++b) {
+        for (std::size_t k = 1; k < stride; ++k) {
+            const bool borrowed = kind == CallKind::map && k <= nargs;
+            if (!borrowed) {
+                Py_XDECREF(argv[b * stride + k]);
+            }
+        }
+    }
+    for (PyObject* o : results) Py_XDECREF(o);
+    for (PyObject* o : errors) Py_XDECREF(o);
+    for (PyObject* o : sequences) Py_DECREF(o);
+    for (PyObject* o : copies) Py_DECREF(o);
+    Py_XDECREF(map_results);
+    Py_XDECREF(function);
+    Py_XDECREF(kwnames);
+}
+
+void CallState::run(std::size_t w) {
+    const std::size_t block = kind == CallKind::apply_only ? 0 : w;
+    if (takes_gil) {
+        GilTurn gil;
+        run_block(block);
+    } else {
+        run_block(block);
+    }
+}
+
+void CallState::run_block(std::size_t block) {
+    PyObject** args = argv.data() + block * stride;
+    const auto flags = nargs | PY_VECTORCALL_ARGUMENTS_OFFSET;
+    if (kind != CallKind::map) {
+        PyObject* r = PyObject_Vectorcall(function, args + 1, flags, kwnames);
+        if (r == nullptr) {
+            errors[block] = fetch_exception();
+        } else {
+            results[block] = r;
+        }
+        return;
+    }
+    const std::size_t nseq = sequences.size();
+    PyObject* const* const* chunk = items.data() + block * nseq;
+    const std::size_t begin = offsets[block];
+    for (std::size_t i = begin; i < offsets[block + 1]; ++i) {
+        for (std::size_t s = 0; s < nseq; ++s) {
+            args[1 + s] = chunk[s][i - begin];
+        }
+        PyObject* r = PyObject_Vectorcall(function, args + 1, flags, kwnames);
+        if (r == nullptr) {
+            errors[block] = fetch_exception();  // this worker stops; the others finish their chunks
+            return;
+        }
+        PyList_SET_ITEM(map_results, static_cast<Py_ssize_t>(i), r);
+    }
+}
+
+namespace {
+
+// Raises the exception merge_errors makes of the workers' ones (the rule
+// lives in Python, once); the lowest worker's if there is no hook or it failed.
+PyObject* raise_errors(CallState& s, const ModuleState& state) {
+    std::size_t lowest = s.blocks;
+    for (std::size_t b = 0; b < s.blocks && lowest == s.blocks; ++b) {
+        if (s.errors[b] != nullptr) {
+            lowest = b;
+        }
+    }
+    PyObject* merged = nullptr;
+    if (state.merge_errors) {
+        py::dict errors;
+        for (std::size_t b = 0; b < s.blocks; ++b) {
+            if (s.errors[b] != nullptr) {
+                errors[py::int_(s.worker_of(b))] = py::handle(s.errors[b]);
+            }
+        }
+        merged = PyObject_CallOneArg(state.merge_errors.ptr(), errors.ptr());
+        if (merged != nullptr && !PyExceptionInstance_Check(merged)) {
+            Py_CLEAR(merged);
+            PyErr_SetString(PyExc_TypeError, "scatterpool: merge_errors must return an exception");
+        }
+        if (merged == nullptr) {
+            PyErr_Clear();  // a broken hook must not hide the workers' exception
+        }
+    }
+    if (merged == nullptr) {
+        merged = std::exchange(s.errors[lowest], nullptr);
+    }
+    restore_exception(merged);
+    return nullptr;
+}
+
+PyObject* collect(CallState& s, const ModuleState& state) {
+    for (PyObject* e : s.errors) {
+        if (e != nullptr) {
+            return raise_errors(s, state);
+        }
+    }
+    if (s.kind == CallKind::apply_only) {
+        return std::exchange(s.results[0], nullptr);
+    }
+    if (s.kind == CallKind::map) {
+        return std::exchange(s.map_results, nullptr);
+    }
+    PyObject* list = PyList_New(static_cast<Py_ssize_t>(s.blocks));
+    if (list == nullptr) {
+        return nullptr;
+    }
+    for (std::size_t b = 0; b < s.blocks; ++b) {
+        PyList_SET_ITEM(list, static_cast<Py_ssize_t>(b), std::exchange(s.results[b], nullptr));
+    }
+    return list;
+}
+
+void prepare(CallState& s, const PyPool& p, CallRequest& request) {
+    const Pool& pool = *p.pool;
+    s.kind = request.kind;
+    s.takes_gil = !p.runs_in_caller;
+    s.blocks = request.kind == CallKind::apply_only ? 1 : pool.size();
+    s.only_worker = request.worker;
+    s.nargs = request.npos;
+    s.stride = 1 + request.npos + request.nkw;
+    s.function = Py_NewRef(request.function);
+    s.kwnames = Py_XNewRef(request.kwnames);
+    s.argv.assign(s.blocks * s.stride, nullptr);
+    s.results.assign(s.blocks, nullptr);
+    s.errors.assign(s.blocks, nullptr);
+    if (request.kind == CallKind::map) {
+        s.sequences = std::move(request.sequences);
+        request.sequences.clear();
+        s.offsets = even_split(request.length, s.blocks);
+        s.map_results = PyList_New(static_cast<Py_ssize_t>(request.length));
+        if (s.map_results == nullptr) {
+            throw py::error_already_set();
+        }
+    }
+    place_arguments(s, p, request);
+}
+
+void start(Pool& pool, CallState& s, Pool::Poll poll) {
+    if (s.kind == CallKind::apply_only) {
+        pool.run_one(s.only_worker, s.runner, poll);
+    } else {
+        pool.run_all(s.runner, poll);
+    }
+}
+
+}  // namespace
+
+PyObject* run_call(PyPool& p, CallRequest& request) {
+    Pool& pool = *p.pool;
+    if (p.runs_in_caller) {
+        CallState s;
+        prepare(s, p, request);
+        start(pool, s, {});
+        return collect(s, *p.state);
+    }
+    drop_interrupted(p);
+    auto state = std::make_shared<CallState>();
+    prepare(*state, p, request);
+    SignalPoll poll;
+    try {
+        ReleaseGil released;
+        start(pool, *state, poll);
+    } catch (Interrupted& interrupted) {
+        // Workers may still run the call: keep its state (and the task
+        // object the core refers to) until the next call waits for them.
+        p.interrupted = state;
+        restore_exception(interrupted.exception);
+        return nullptr;
+    }
+    return collect(*state, *p.state);
+}
+
+}  // namespace scatterpool::bindings
