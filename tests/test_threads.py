@@ -400,6 +400,56 @@ def test_unclosed_pool_does_not_hang_exit(name):
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr[-4000:]
 
 
+def _script_process(body: str, timeout: float, **popen) -> subprocess.Popen:
+    """Start a Python script (a hang dumps its stacks and ends it after @p timeout)."""
+    prelude = "import faulthandler\nfaulthandler.dump_traceback_later(%r, exit=True)\n" % timeout
+    return subprocess.Popen(
+        [sys.executable, "-c", prelude + textwrap.dedent(body)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+        **popen,
+    )
+
+
+DAEMON_AT_EXIT_SCRIPT = """
+import threading, time
+import scatterpool as sp
+
+pool = {make}
+inside = threading.Event()
+
+def f():
+    inside.set()
+    time.sleep(0.001)  # lets go of the GIL and takes it back, as the interpreter may be finalizing
+
+def call_until_closed():
+    while True:
+        try:
+            pool.apply(f)
+        except sp.PoolClosedError:
+            return  # the pool was closed at exit
+
+threading.Thread(target=call_until_closed, daemon=True).start()
+inside.wait(60)
+print("done")
+"""
+
+
+@pytest.mark.parametrize("make", ["sp.DummyPool()", "sp.ThreadPool(1)", "sp.ThreadPool(3)"])
+def test_daemon_thread_inside_a_call_at_exit_does_not_abort(make):
+    # A daemon thread that takes the GIL back while the interpreter finalizes
+    # is ended by pthread_exit, whose forced unwinding must pass every
+    # handler of the pool call (swallowed, the process aborts). The thread is
+    # in the right place only in some runs: 20 runs, side by side.
+    procs = [_script_process(DAEMON_AT_EXIT_SCRIPT.format(make=make), HANG_GUARD) for _ in range(20)]
+    results = [proc.communicate(timeout=2 * HANG_GUARD) + (proc.returncode,) for proc in procs]
+    for stdout, stderr, returncode in results:
+        assert returncode == 0, f"exit status {returncode}: {stderr[-4000:]}"
+        assert stdout.strip() == "done"
+
+
 # --------------------------------------------------------------------------- #
 # the GIL: f that releases it runs in parallel                                 #
 # --------------------------------------------------------------------------- #

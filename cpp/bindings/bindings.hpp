@@ -94,8 +94,9 @@ PyObject* make_remote_object(RemoteHandle handle);
 py::object remote_object(RemoteHandle handle);
 
 /// Sets the Python error for the C++ exception being handled (for the raw
-/// CPython methods, which pybind11's dispatcher does not wrap).
-void translate_current_exception() noexcept;
+/// CPython methods, which pybind11's dispatcher does not wrap). Rethrows the
+/// forced unwinding of a thread that pthread_exit ends (forced_unwind.hpp).
+void translate_current_exception();
 
 /// The Python exception being raised, taken out of the error indicator with
 /// its traceback attached (a new reference).

@@ -13,6 +13,12 @@
 namespace scatterpool::bindings {
 
 CallState::~CallState() {
+    if (!PyGILState_Check()) {
+        // Only a thread that the interpreter is ending (pthread_exit, at exit)
+        // gets here without the GIL: dropping references without it could
+        // free objects under the finalizing interpreter. Left to it.
+        return;
+    }
     for (std::size_t b = 0; b < blocks; ++b) {
         for (std::size_t k = 1; k < stride; ++k) {
             const bool borrowed = kind == CallKind::map && k <= nargs;
