@@ -6,6 +6,8 @@ import _thread
 import gc
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
 import textwrap
@@ -37,6 +39,19 @@ def run_script(body: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
         text=True,
         timeout=timeout,
         env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+    )
+
+
+def _script_process(body: str, timeout: float, **popen) -> subprocess.Popen:
+    """Start a Python script (a hang dumps its stacks and ends it after @p timeout)."""
+    prelude = "import faulthandler\nfaulthandler.dump_traceback_later(%r, exit=True)\n" % timeout
+    return subprocess.Popen(
+        [sys.executable, "-c", prelude + textwrap.dedent(body)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+        **popen,
     )
 
 
@@ -332,20 +347,164 @@ def test_ctrl_c_while_waiting_in_map(thread_pool, main_thread_only):
 
 
 def test_ctrl_c_in_python_code_on_the_calling_thread(thread_pool, main_thread_only):
-    if len(thread_pool) != 1:
-        pytest.skip("with several workers, the waiting caller is tested above")
-    entered, release, finished_by_release = threading.Event(), threading.Event(), []
+    # Ctrl-C lands in f on worker 0, which the caller's thread runs: the call
+    # raises at once, the other workers' shares are abandoned (still blocked).
+    n = len(thread_pool)
+    entered = [threading.Event() for _ in range(n)]
+    release = threading.Event()
+    finished_by_release = []
 
     def f():
-        entered.set()
-        deadline = time.monotonic() + HANG_GUARD
-        while not release.is_set() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        finished_by_release.append(release.is_set())
+        entered[sp.worker_index()].set()
+        if sp.worker_index() == 0:
+            while not release.is_set():  # Python code, where interrupt_main lands
+                pass
+        else:
+            finished_by_release.append(release.wait(HANG_GUARD))
 
-    helper = _interrupt_after(entered)
+    helper = _interrupt_after(*entered)
     _expect_interrupt(thread_pool, lambda: thread_pool.apply(f), release, helper)
-    assert finished_by_release == []  # f itself was interrupted
+    # worker 0's wait was interrupted; every other worker was released only after the caller had raised
+    assert finished_by_release == [True] * (n - 1)
+
+
+CTRL_C_SCRIPT = """
+import json, os, threading, time
+import scatterpool as sp
+
+k = {k}
+pool = sp.ThreadPool(k)
+release = threading.Event()
+finished = []
+
+def f(*_):
+    os.write({started_fd}, b"s")  # tells the test that this worker is inside f
+    if sp.worker_index() == 0:  # the caller's own share: Ctrl-C lands here
+        if {busy}:
+            while not release.is_set():
+                pass
+        else:
+            time.sleep(600)
+    else:
+        finished.append(release.wait(600))
+    return sp.worker_index()
+
+out = {{}}
+try:
+    pool.{call}(f{args})
+    out["raised"] = "nothing"
+except KeyboardInterrupt:
+    out["raised"] = "KeyboardInterrupt"
+out["finished-before"] = len(finished)
+release.set()
+out["apply-after"] = pool.apply(sp.worker_index)
+out["map-after"] = pool.map(lambda x: -x, range(2 * k))
+out["finished-after"] = finished
+pool.close()
+print("RESULT " + json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize("call", ["apply", "map"])
+@pytest.mark.parametrize("busy", [False, True], ids=["sleeping", "looping"])
+def test_ctrl_c_in_the_callers_own_share_raises_at_once(k, call, busy):
+    # Ctrl-C (a real SIGINT) while every worker is inside f: worker 0 (the
+    # caller's thread) sleeps or loops, the others wait for an event that
+    # only the caller sets, after it was interrupted. The caller must raise
+    # KeyboardInterrupt at once (waiting for the others would hang), and the
+    # pool works afterwards.
+    started_r, started_w = os.pipe()
+    script = CTRL_C_SCRIPT.format(
+        k=k, started_fd=started_w, busy=busy, call=call, args=", range(k)" if call == "map" else ""
+    )
+    proc = _script_process(script, HANG_GUARD, pass_fds=(started_w,))
+    os.close(started_w)
+    try:
+        started = b""
+        while len(started) < k:  # every worker is inside f
+            ready, _, _ = select.select([started_r], [], [], HANG_GUARD)
+            assert ready, "the workers did not start"
+            started += os.read(started_r, k)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=2 * HANG_GUARD)
+    finally:
+        os.close(started_r)
+        proc.kill()
+    assert proc.returncode == 0, stderr[-4000:]
+    out = json.loads(stdout.split("RESULT ", 1)[1])
+    assert out["raised"] == "KeyboardInterrupt"
+    assert out["finished-before"] == 0  # the caller did not wait for the other workers
+    assert out["finished-after"] == [True] * (k - 1)  # they finished once released; the next call waited
+    assert out["apply-after"] == list(range(k))
+    assert out["map-after"] == [-x for x in range(2 * k)]
+
+
+SCATTER_CTRL_C_SCRIPT = """
+import json, os, signal, threading
+import numpy as np
+import scatterpool as sp
+
+pool = {make}
+U = np.ones((200_000, 125))  # 200 MB: copying it takes long enough to be interrupted in the middle
+caught_in_a_copy = []
+handled = threading.Event()
+
+def in_the_copy():
+    # worker 0's share of the copy runs on this thread, in the pool's task
+    try:
+        return sp.worker_index() == 0
+    except RuntimeError:
+        return False
+
+def on_sigint(signum, frame):
+    inside = in_the_copy()
+    caught_in_a_copy.append(inside)
+    handled.set()
+    if inside:
+        raise KeyboardInterrupt
+
+signal.signal(signal.SIGINT, on_sigint)
+done = threading.Event()
+
+def press_ctrl_c_until_done():
+    # one SIGINT at a time, each handled before the next: those handled
+    # outside the copy (before it began) are ignored by the handler
+    while not done.is_set():
+        handled.clear()
+        os.kill(os.getpid(), signal.SIGINT)
+        handled.wait(60)
+
+presser = threading.Thread(target=press_ctrl_c_until_done)
+presser.start()
+out = {{}}
+try:
+    pool.scatter_array(U, copy=True)
+    out["raised"] = "nothing"
+except KeyboardInterrupt:
+    out["raised"] = "KeyboardInterrupt"
+done.set()
+presser.join()
+signal.signal(signal.SIGINT, signal.default_int_handler)
+out["caught-in-a-copy"] = any(caught_in_a_copy)
+ro = pool.scatter_array(U[:1000], copy=True)
+out["after"] = sum(pool.apply(lambda V: float(V.sum()), V=ro))
+ro.remove()
+pool.close()
+print("RESULT " + json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("make", ["sp.DummyPool()", "sp.ThreadPool(1)", "sp.ThreadPool(2)"])
+def test_ctrl_c_interrupts_scatter_array_copy(make):
+    # Ctrl-C during the copy of scatter_array(copy=True) raises
+    # KeyboardInterrupt from inside the copy, and the pool works afterwards.
+    proc = run_script(SCATTER_CTRL_C_SCRIPT.format(make=make))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = json.loads(proc.stdout.split("RESULT ", 1)[1])
+    assert out["raised"] == "KeyboardInterrupt"
+    assert out["caught-in-a-copy"] is True
+    assert out["after"] == 1000 * 125
 
 
 # --------------------------------------------------------------------------- #
@@ -398,19 +557,6 @@ def test_unclosed_pool_does_not_hang_exit(name):
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert proc.stdout.strip() == "done"
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr[-4000:]
-
-
-def _script_process(body: str, timeout: float, **popen) -> subprocess.Popen:
-    """Start a Python script (a hang dumps its stacks and ends it after @p timeout)."""
-    prelude = "import faulthandler\nfaulthandler.dump_traceback_later(%r, exit=True)\n" % timeout
-    return subprocess.Popen(
-        [sys.executable, "-c", prelude + textwrap.dedent(body)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
-        **popen,
-    )
 
 
 DAEMON_AT_EXIT_SCRIPT = """

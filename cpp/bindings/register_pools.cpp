@@ -64,8 +64,13 @@ void register_pools(py::module_& m, const py::object& state) {
             "_partition",
             [](PyPool& p, const VectorArray& U, bool copy) {
                 drop_interrupted(p);
-                ReleaseGil released;  // copies run on the workers, which touch no Python object
-                return p.pool->partition(U, copy);
+                try {
+                    ReleaseGil released;  // copies run on the workers, which touch no Python object
+                    return p.pool->partition(U, copy, SignalPoll{});  // Ctrl-C stops the copy
+                } catch (Interrupted& interrupted) {
+                    restore_exception(interrupted.exception);
+                    throw py::error_already_set();
+                }
             },
             py::arg("U"), py::arg("copy"),
             "U's rows split by even_split: views (copy=False) or copies made by their own workers.")
