@@ -203,8 +203,7 @@ PyObject* run_call(PyPool& p, CallRequest& request) {
     prepare(*state, p, request);
     CallPoll poll{state.get()};
     try {
-        ReleaseGil released;
-        start(pool, *state, poll);
+        without_gil([&] { start(pool, *state, poll); });
     } catch (Interrupted& interrupted) {
         // Workers may still run the call: keep its state (and the task
         // object the core refers to) until the next call waits for them.
