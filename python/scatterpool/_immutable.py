@@ -59,17 +59,17 @@ class Immutable:
     uid: int
     _shared_key: str  # str(uid), made once: push looks it up on every call
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "Immutable":
+    def __new__(cls, *args: Any, **kwargs: Any) -> Immutable:
         obj = super().__new__(cls)
         uid = _next_uid()
         object.__setattr__(obj, "uid", uid)
         object.__setattr__(obj, "_shared_key", str(uid))
         return obj
 
-    def __copy__(self) -> "Immutable":
+    def __copy__(self) -> Immutable:
         return self
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> "Immutable":
+    def __deepcopy__(self, memo: dict[int, Any]) -> Immutable:
         return self  # it never changes: a copy would be the same value
 
 

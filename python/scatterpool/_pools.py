@@ -9,7 +9,6 @@ hot path.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import numpy as np
 
@@ -28,8 +27,8 @@ _core._set_hooks(worker_copies, push_values, merge_worker_errors, immutable_type
 class _CorePool(_core.Pool, WorkerPool):
     """The transport shared by DummyPool and ThreadPool: the core's registry and workers."""
 
-    def _check_open(self, what: str) -> None:
-        _core.Pool._check_open(self)
+    def _check_open(self, what: str = "") -> None:
+        _core.Pool._check_open(self)  # the core's messages name no call
 
     def _close_transport(self) -> None:
         _core.Pool._close_workers(self)
