@@ -14,10 +14,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <vector>
 
 #include <scatterpool/any_object.hpp>
+#include <scatterpool/forced_unwind.hpp>
 #include <scatterpool/registry.hpp>
 #include <scatterpool/remote_object.hpp>
 #include <scatterpool/vector_array.hpp>
@@ -53,7 +55,7 @@ PyObject* py_value(const AnyObject& value);
 /// Neither this destructor nor GilTurn's constructor is noexcept: a thread
 /// that takes the GIL back while the interpreter finalizes (a daemon thread
 /// at exit) is ended there by pthread_exit, whose forced unwinding must be
-/// free to leave them.
+/// free to leave them. A scope that may throw uses without_gil instead.
 class ReleaseGil {
 public:
     ReleaseGil() noexcept;
@@ -65,6 +67,26 @@ private:
     PyThreadState* state_;
     PyThreadState* outer_;
 };
+
+/// Runs @p body with the GIL released (ReleaseGil) and takes the GIL back
+/// before an exception of @p body goes on. Taking it back may end this thread
+/// (pthread_exit, a daemon thread at exit), which must not happen while an
+/// exception unwinds the stack: that terminates the process. Use it for any
+/// body that may throw.
+template <class F> decltype(auto) without_gil(F&& body) {
+    std::exception_ptr failure;
+    {
+        ReleaseGil released;
+        try {
+            return body();
+        }
+        SCATTERPOOL_PASS_FORCED_UNWIND
+        catch (...) {
+            failure = std::current_exception();
+        }
+    }
+    std::rethrow_exception(failure);
+}
 
 /// Takes the GIL on this thread for the lifetime of the object: a worker
 /// thread of a pool, or a caller inside ReleaseGil. Threads of our pools take
@@ -94,8 +116,9 @@ PyObject* make_remote_object(RemoteHandle handle);
 py::object remote_object(RemoteHandle handle);
 
 /// Sets the Python error for the C++ exception being handled (for the raw
-/// CPython methods, which pybind11's dispatcher does not wrap).
-void translate_current_exception() noexcept;
+/// CPython methods, which pybind11's dispatcher does not wrap). Rethrows the
+/// forced unwinding of a thread that pthread_exit ends (forced_unwind.hpp).
+void translate_current_exception();
 
 /// The Python exception being raised, taken out of the error indicator with
 /// its traceback attached (a new reference).

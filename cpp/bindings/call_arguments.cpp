@@ -70,6 +70,9 @@ void parse_sequences(CallRequest& request) {
 }  // namespace
 
 CallRequest::~CallRequest() {
+    if (!PyGILState_Check()) {
+        return;  // a thread the interpreter is ending (see ~CallState): the references are left to it
+    }
     for (PyObject* o : sequences) Py_DECREF(o);
 }
 

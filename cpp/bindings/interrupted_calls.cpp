@@ -24,8 +24,7 @@ void drop_interrupted(PyPool& self) {
     if (auto* threads = dynamic_cast<ThreadPool*>(self.pool.get())) {
         SignalPoll poll;
         try {
-            ReleaseGil released;
-            threads->wait_idle(poll);
+            without_gil([&] { threads->wait_idle(poll); });
         } catch (Interrupted& interrupted) {
             restore_exception(interrupted.exception);
             throw py::error_already_set();

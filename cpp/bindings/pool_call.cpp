@@ -3,8 +3,9 @@
 //
 // A DummyPool runs the call in the caller's thread with the GIL held. A
 // ThreadPool lets go of the GIL while the caller waits, and each worker takes
-// it for its Python call only (GilTurn). If Ctrl-C interrupts the wait, the
-// state is kept alive until the workers are done (PyPool::interrupted).
+// it for its Python call only (GilTurn). If Ctrl-C interrupts the wait, or
+// lands in the caller's own share, the call ends at once and its state is
+// kept alive until the workers are done (PyPool::interrupted).
 #include "pool_call.hpp"
 
 #include <memory>
@@ -13,6 +14,12 @@
 namespace scatterpool::bindings {
 
 CallState::~CallState() {
+    if (!PyGILState_Check()) {
+        // Only a thread that the interpreter is ending (pthread_exit, at exit)
+        // gets here without the GIL: dropping references without it could
+        // free objects under the finalizing interpreter. Left to it.
+        return;
+    }
     for (std::size_t b = 0; b < blocks; ++b) {
         for (std::size_t k = 1; k < stride; ++k) {
             const bool borrowed = kind == CallKind::map && k <= nargs;
@@ -46,7 +53,7 @@ void CallState::run_block(std::size_t block) {
     if (kind != CallKind::map) {
         PyObject* r = PyObject_Vectorcall(function, args + 1, flags, kwnames);
         if (r == nullptr) {
-            errors[block] = fetch_exception();
+            record_error(block);
         } else {
             results[block] = r;
         }
@@ -61,14 +68,37 @@ void CallState::run_block(std::size_t block) {
         }
         PyObject* r = PyObject_Vectorcall(function, args + 1, flags, kwnames);
         if (r == nullptr) {
-            errors[block] = fetch_exception();  // this worker stops; the others finish their chunks
+            record_error(block);  // this worker stops; the others finish their chunks
             return;
         }
         PyList_SET_ITEM(map_results, static_cast<Py_ssize_t>(i), r);
     }
 }
 
+void CallState::record_error(std::size_t block) {
+    PyObject* error = fetch_exception();
+    errors[block] = error;
+    if (block == 0 && takes_gil && kind != CallKind::apply_only && error != nullptr &&
+        !PyErr_GivenExceptionMatches(error, PyExc_Exception)) {
+        caller_interrupted = true;
+    }
+}
+
 namespace {
+
+// The caller's poll while it waits for the workers of a ThreadPool call: a
+// pending signal's exception, or one that ended the caller's own share on its
+// way out of the program (CallState::caller_interrupted), ends the wait.
+struct CallPoll {
+    CallState* state;
+    void operator()() const {
+        if (state->caller_interrupted) {
+            state->caller_interrupted = false;
+            throw Interrupted{std::exchange(state->errors[0], nullptr)};
+        }
+        SignalPoll{}();
+    }
+};
 
 // Raises the exception merge_errors makes of the workers' ones (the rule
 // lives in Python, once); the lowest worker's if there is no hook or it failed.
@@ -171,10 +201,9 @@ PyObject* run_call(PyPool& p, CallRequest& request) {
     drop_interrupted(p);
     auto state = std::make_shared<CallState>();
     prepare(*state, p, request);
-    SignalPoll poll;
+    CallPoll poll{state.get()};
     try {
-        ReleaseGil released;
-        start(pool, *state, poll);
+        without_gil([&] { start(pool, *state, poll); });
     } catch (Interrupted& interrupted) {
         // Workers may still run the call: keep its state (and the task
         // object the core refers to) until the next call waits for them.

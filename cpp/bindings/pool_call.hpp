@@ -37,6 +37,13 @@ struct CallState {
     std::vector<PyObject* const*> items;        // item i of sequence s for block b: items[b * nseq + s][i - offsets[b]]
     std::vector<PyObject*> copies;              // the per-worker copies the items point into (owned)
     PyObject* map_results = nullptr;
+    // Set when the caller's own share of apply or map on a ThreadPool (block 0,
+    // which the calling thread runs) ended with an exception that is not an
+    // Exception: KeyboardInterrupt from Ctrl-C landing in f, or what a signal
+    // handler raised to end the program. The call then ends at once, the other
+    // workers' shares abandoned, as when the signal arrives while the caller
+    // waits (CallPoll, pool_call.cpp).
+    bool caller_interrupted = false;
 
     // The task the core refers to; part of the state so that it lives as
     // long as the state, even after an interrupted call returned.
@@ -57,6 +64,7 @@ struct CallState {
 
 private:
     void run_block(std::size_t block);
+    void record_error(std::size_t block);
 };
 
 /// Gives each block its arguments (the per-worker copy rule, worker_arguments.cpp).

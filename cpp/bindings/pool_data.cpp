@@ -8,6 +8,8 @@
 // object (from its uid), or the list of per-worker copies.
 #include "py_pool.hpp"
 
+#include <scatterpool/forced_unwind.hpp>
+
 namespace scatterpool::bindings {
 
 PyObject* push_object(PyObject* self, PyObject* object) {
@@ -39,7 +41,9 @@ PyObject* push_object(PyObject* self, PyObject* object) {
             per_worker.push_back(make_py_value(PyList_GET_ITEM(values.ptr(), static_cast<Py_ssize_t>(w))));
         }
         return make_remote_object(RemoteHandle(registry, registry->add(std::move(per_worker))));
-    } catch (...) {
+    }
+    SCATTERPOOL_PASS_FORCED_UNWIND  // the push hook and the sequence run Python code
+    catch (...) {
         translate_current_exception();
         return nullptr;
     }
@@ -73,7 +77,9 @@ PyObject* scatter_sequence(PyObject* self, PyObject* sequence) {
             parts.push_back(make_py_value(part));
         }
         return make_remote_object(RemoteHandle(pool.registry(), pool.registry()->add(std::move(parts))));
-    } catch (...) {
+    }
+    SCATTERPOOL_PASS_FORCED_UNWIND  // the push hook and the sequence run Python code
+    catch (...) {
         translate_current_exception();
         return nullptr;
     }

@@ -7,6 +7,8 @@
 // keyword names tuple of the caller is passed on to the function unchanged.
 #include "pool_call.hpp"
 
+#include <scatterpool/forced_unwind.hpp>
+
 namespace scatterpool::bindings {
 
 namespace {
@@ -19,7 +21,9 @@ PyObject* pool_call(PyObject* self, PyObject* const* args, Py_ssize_t nargsf, Py
         CallRequest request;
         parse_call(kind, *p.pool, args, nargsf, kwnames, request);
         return run_call(p, request);
-    } catch (...) {
+    }
+    SCATTERPOOL_PASS_FORCED_UNWIND  // a daemon thread ended at exit inside f
+    catch (...) {
         translate_current_exception();
         return nullptr;
     }

@@ -8,6 +8,7 @@
 #include <new>
 
 #include <scatterpool/errors.hpp>
+#include <scatterpool/forced_unwind.hpp>
 
 namespace scatterpool::bindings {
 
@@ -26,10 +27,12 @@ void register_exceptions(py::module_& m) {
     g_dtype = py::register_exception<DTypeError>(m, "DTypeError", PyExc_TypeError).ptr();
 }
 
-void translate_current_exception() noexcept {
+void translate_current_exception() {
     try {
         throw;
-    } catch (py::error_already_set& e) {
+    }
+    SCATTERPOOL_PASS_FORCED_UNWIND
+    catch (py::error_already_set& e) {
         e.restore();
     } catch (const py::builtin_exception& e) {
         e.set_error();

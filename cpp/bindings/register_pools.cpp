@@ -38,8 +38,7 @@ void close_workers(PyPool& p) {
     drop_interrupted(p);
     // Joining lets the worker threads end, which takes the GIL to release
     // their interpreter states; the registry's Python values take it themselves.
-    ReleaseGil released;
-    p.pool->close();
+    without_gil([&] { p.pool->close(); });
 }
 
 }  // namespace
@@ -64,8 +63,13 @@ void register_pools(py::module_& m, const py::object& state) {
             "_partition",
             [](PyPool& p, const VectorArray& U, bool copy) {
                 drop_interrupted(p);
-                ReleaseGil released;  // copies run on the workers, which touch no Python object
-                return p.pool->partition(U, copy);
+                try {
+                    // copies run on the workers, which touch no Python object; Ctrl-C stops them
+                    return without_gil([&] { return p.pool->partition(U, copy, SignalPoll{}); });
+                } catch (Interrupted& interrupted) {
+                    restore_exception(interrupted.exception);
+                    throw py::error_already_set();
+                }
             },
             py::arg("U"), py::arg("copy"),
             "U's rows split by even_split: views (copy=False) or copies made by their own workers.")

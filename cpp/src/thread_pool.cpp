@@ -11,21 +11,15 @@
 // or the sleeper sees the change before it waits.
 #include <scatterpool/thread_pool.hpp>
 
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
-#if defined(__GLIBCXX__)
-#include <cxxabi.h>
-// pthread_exit and thread cancellation unwind the stack with a special
-// exception that must not be swallowed (glibc aborts if it is).
-#define SCATTERPOOL_PASS_FORCED_UNWIND \
-    catch (abi::__forced_unwind&) {    \
-        throw;                         \
-    }
-#else
-#define SCATTERPOOL_PASS_FORCED_UNWIND
-#endif
-
+#include <scatterpool/forced_unwind.hpp>
 #include <scatterpool/worker_context.hpp>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -43,6 +37,22 @@ struct ThreadPool::Worker {
     std::mutex mutex;
     std::condition_variable cv;
     std::thread thread;
+};
+
+struct ThreadPool::Threads {
+    explicit Threads(std::size_t num_workers) : workers(num_workers), errors(num_workers) {}
+
+    std::vector<std::unique_ptr<Worker>> workers;  // index 0 unused: the caller is worker 0
+    std::vector<std::exception_ptr> errors;
+
+    std::mutex call_mutex;  // one call at a time
+    Task task;              // written before a start, read by the workers after it
+    std::atomic<std::size_t> pending{0};
+    std::atomic<bool> stop{false};
+
+    std::mutex done_mutex;
+    std::condition_variable done_cv;
+    std::atomic<bool> caller_sleeping{false};
 };
 
 namespace {
@@ -90,12 +100,11 @@ ThreadPool::ThreadPool(std::size_t num_workers, ThreadPoolOptions options)
     : Pool(num_workers),
       spin_(default_spin(num_workers, options.spin)),
       on_thread_exit_(std::move(options.on_thread_exit)),
-      errors_(num_workers) {
-    workers_.resize(num_workers);
+      threads_(std::make_unique<Threads>(num_workers)) {
     try {
         for (std::size_t w = 1; w < num_workers; ++w) {
-            workers_[w] = std::make_unique<Worker>();
-            workers_[w]->thread = std::thread([this, w] { worker_main(w); });
+            threads_->workers[w] = std::make_unique<Worker>();
+            threads_->workers[w]->thread = std::thread([this, w] { worker_main(w); });
         }
     } catch (...) {
         close();
@@ -106,7 +115,8 @@ ThreadPool::ThreadPool(std::size_t num_workers, ThreadPoolOptions options)
 ThreadPool::~ThreadPool() { ThreadPool::close(); }
 
 void ThreadPool::worker_main(std::size_t index) {
-    Worker& me = *workers_[index];
+    Threads& t = *threads_;
+    Worker& me = *t.workers[index];
     std::uint32_t seen = 0;
     for (;;) {
         auto changed = [&] { return me.ticket.load(std::memory_order_acquire) != seen; };
@@ -117,17 +127,17 @@ void ThreadPool::worker_main(std::size_t index) {
             me.sleeping.store(false);
         }
         seen = me.ticket.load(std::memory_order_acquire);
-        if (stop_.load(std::memory_order_acquire)) {
+        if (t.stop.load(std::memory_order_acquire)) {
             break;
         }
         {
             WorkerScope scope(uid(), index);
             try {
-                task_(index);
+                t.task(index);
             }
             SCATTERPOOL_PASS_FORCED_UNWIND
             catch (...) {
-                errors_[index] = std::current_exception();
+                t.errors[index] = std::current_exception();
             }
         }
         finish_one();
@@ -138,21 +148,23 @@ void ThreadPool::worker_main(std::size_t index) {
 }
 
 void ThreadPool::finish_one() noexcept {
-    if (pending_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
+    Threads& t = *threads_;
+    if (t.pending.fetch_sub(1) == 1 && t.caller_sleeping.load()) {
         // Taking the lock orders this notify after the caller's wait began.
-        { std::lock_guard<std::mutex> lock(done_mutex_); }
-        done_cv_.notify_one();
+        { std::lock_guard<std::mutex> lock(t.done_mutex); }
+        t.done_cv.notify_one();
     }
 }
 
 void ThreadPool::start(std::size_t first, std::size_t last, Task task) {
-    task_ = task;
-    for (auto& error : errors_) {
+    Threads& t = *threads_;
+    t.task = task;
+    for (auto& error : t.errors) {
         error = nullptr;
     }
-    pending_.store(last - first);
+    t.pending.store(last - first);
     for (std::size_t w = first; w < last; ++w) {
-        Worker& worker = *workers_[w];
+        Worker& worker = *t.workers[w];
         worker.ticket.fetch_add(1);
         if (worker.sleeping.load()) {
             { std::lock_guard<std::mutex> lock(worker.mutex); }
@@ -162,22 +174,23 @@ void ThreadPool::start(std::size_t first, std::size_t last, Task task) {
 }
 
 void ThreadPool::wait_done(Poll poll) {
-    auto done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+    Threads& t = *threads_;
+    auto done = [&] { return t.pending.load(std::memory_order_acquire) == 0; };
     if (spin_until(done, spin_)) {
         return;
     }
-    std::unique_lock<std::mutex> lock(done_mutex_);
-    caller_sleeping_.store(true);
+    std::unique_lock<std::mutex> lock(t.done_mutex);
+    t.caller_sleeping.store(true);
     struct Awake {
         std::atomic<bool>& flag;
         ~Awake() { flag.store(false); }
-    } awake{caller_sleeping_};
+    } awake{t.caller_sleeping};
     while (!done()) {
         if (!poll) {
-            done_cv_.wait(lock, done);
+            t.done_cv.wait(lock, done);
             break;
         }
-        if (done_cv_.wait_for(lock, kPollInterval, done)) {
+        if (t.done_cv.wait_for(lock, kPollInterval, done)) {
             break;
         }
         lock.unlock();
@@ -186,13 +199,19 @@ void ThreadPool::wait_done(Poll poll) {
     }
 }
 
-void ThreadPool::wait_idle(Poll poll) { wait_done(poll); }
+void ThreadPool::wait_idle(Poll poll) {
+    if (!threads_) {
+        return;  // abandoned after a fork: no thread runs anything here
+    }
+    wait_done(poll);
+}
 
 void ThreadPool::rethrow_first_error() {
-    for (auto& error : errors_) {
+    std::vector<std::exception_ptr>& errors = threads_->errors;
+    for (auto& error : errors) {
         if (error) {
             std::exception_ptr first = std::move(error);
-            for (auto& other : errors_) {
+            for (auto& other : errors) {
                 other = nullptr;
             }
             std::rethrow_exception(first);
@@ -202,7 +221,8 @@ void ThreadPool::rethrow_first_error() {
 
 void ThreadPool::run_all(Task task, Poll poll) {
     check_open();
-    std::lock_guard<std::mutex> lock(call_mutex_);
+    Threads& t = *threads_;
+    std::lock_guard<std::mutex> lock(t.call_mutex);
     if (closed()) {
         throw PoolClosedError("the pool is closed");
     }
@@ -215,7 +235,7 @@ void ThreadPool::run_all(Task task, Poll poll) {
         }
         SCATTERPOOL_PASS_FORCED_UNWIND
         catch (...) {
-            errors_[0] = std::current_exception();
+            t.errors[0] = std::current_exception();
         }
     }
     wait_done(poll);
@@ -225,7 +245,8 @@ void ThreadPool::run_all(Task task, Poll poll) {
 void ThreadPool::run_one(std::size_t worker, Task task, Poll poll) {
     check_open();
     check_worker(worker);
-    std::lock_guard<std::mutex> lock(call_mutex_);
+    Threads& t = *threads_;
+    std::lock_guard<std::mutex> lock(t.call_mutex);
     if (closed()) {
         throw PoolClosedError("the pool is closed");
     }
@@ -247,24 +268,25 @@ void ThreadPool::close() {
     if (closed()) {
         return;  // before the lock: after abandon_after_fork() it may be held by a thread that is gone
     }
-    std::lock_guard<std::mutex> lock(call_mutex_);
+    Threads& t = *threads_;
+    std::lock_guard<std::mutex> lock(t.call_mutex);
     if (closed()) {
         return;
     }
     mark_closed();
-    stop_.store(true);
-    for (std::size_t w = 1; w < workers_.size(); ++w) {
-        if (!workers_[w]) {
+    t.stop.store(true);
+    for (std::size_t w = 1; w < t.workers.size(); ++w) {
+        if (!t.workers[w]) {
             continue;
         }
-        Worker& worker = *workers_[w];
+        Worker& worker = *t.workers[w];
         worker.ticket.fetch_add(1);
         { std::lock_guard<std::mutex> worker_lock(worker.mutex); }
         worker.cv.notify_one();
     }
-    for (std::size_t w = 1; w < workers_.size(); ++w) {
-        if (workers_[w] && workers_[w]->thread.joinable()) {
-            workers_[w]->thread.join();
+    for (std::size_t w = 1; w < t.workers.size(); ++w) {
+        if (t.workers[w] && t.workers[w]->thread.joinable()) {
+            t.workers[w]->thread.join();
         }
     }
     registry()->clear();
@@ -272,12 +294,13 @@ void ThreadPool::close() {
 
 void ThreadPool::abandon_after_fork() noexcept {
     mark_closed();
-    stop_.store(true);
-    for (auto& worker : workers_) {
-        if (worker && worker->thread.joinable()) {
-            worker->thread.detach();
-        }
-    }
+    // In the child the threads are gone, and the mutexes and condition
+    // variables are copies of the parent's in whatever state its threads had
+    // them: destroying a condition variable that a thread was waiting on
+    // waits for that thread (glibc), forever here. Leaked on purpose, with
+    // the threads' handles (a joinable std::thread would abort when destroyed,
+    // and detaching a thread that does not exist is undefined).
+    (void)threads_.release();
 }
 
 }  // namespace scatterpool

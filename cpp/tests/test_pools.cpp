@@ -412,3 +412,43 @@ TEST_CASE(concurrent_callers) {
         CHECK_EQ(pool.registry()->size(), std::size_t{1});
     });
 }
+
+TEST_CASE(partition_copies_in_slices_and_a_throwing_poll_stops_it) {
+    for_each_pool([](Pool& pool) {
+        // 4 KiB rows, 24 MiB per worker: each part is copied in several slices
+        const std::size_t dim = 512;
+        const std::size_t len = pool.size() * 6144 + 5;
+        VectorArray U = VectorArray::zeros(len, dim);
+        for (std::size_t i = 0; i < len; ++i) {
+            U.row<double>(i)[0] = static_cast<double>(i);
+            U.row<double>(i)[dim - 1] = -static_cast<double>(i);
+        }
+        std::size_t polls = 0;  // the poll runs on this thread only
+        const std::vector<VectorArray> parts = pool.partition(U, true, [&] { ++polls; });
+        CHECK(polls >= 2);  // between the slices of the caller's own part, at least
+        const std::vector<std::size_t> offsets = scatterpool::even_split(len, pool.size());
+        for (std::size_t w = 0; w < pool.size(); ++w) {
+            CHECK_EQ(parts[w].len(), offsets[w + 1] - offsets[w]);
+            CHECK(parts[w].owner() != U.owner());
+            for (std::size_t i = 0; i < parts[w].len(); ++i) {
+                const double row = static_cast<double>(offsets[w] + i);
+                if (parts[w].row<double>(i)[0] != row || parts[w].row<double>(i)[dim - 1] != -row) {
+                    CHECK_EQ(parts[w].row<double>(i)[0], row);
+                    break;
+                }
+            }
+        }
+
+        // a poll that throws (Ctrl-C) ends the copy: the exception reaches the caller
+        std::size_t interrupts = 0;
+        auto interrupt = [&] {
+            ++interrupts;
+            throw std::runtime_error("interrupted");
+        };
+        CHECK_THROWS_WITH(pool.partition(U, true, interrupt), std::runtime_error, "interrupted");
+        CHECK_EQ(interrupts, std::size_t{1});  // polled no more once it had thrown
+        // the pool works afterwards
+        CHECK_EQ(pool.partition(U, true).size(), pool.size());
+        CHECK_EQ(pool.apply([](std::size_t w) { return w; }), iota(pool.size()));
+    });
+}

@@ -8,6 +8,9 @@
 #include <thread>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <scatterpool/thread_pool.hpp>
 
 #include "check.hpp"
@@ -167,4 +170,74 @@ TEST_CASE(thread_pool_closed_while_callers_wait) {
         caller.join();
     }
     CHECK_EQ(refused.load() + served.load(), 800);
+}
+
+namespace {
+
+// Forks; the child runs @p in_child, which returns its exit status, and is
+// ended by SIGALRM if it hangs. Returns whether the child exited with 0.
+template <class F> bool child_exits_cleanly(F in_child) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::alarm(20);
+        ::_exit(in_child());  // _exit: the child only checks what the test asks, nothing at exit
+    }
+    int status = 0;
+    if (pid < 0 || ::waitpid(pid, &status, 0) != pid) {
+        return false;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// In the child: the pool refuses work, and destroying it returns.
+int abandon_and_destroy(std::unique_ptr<ThreadPool>& pool) {
+    pool->abandon_after_fork();
+    if (!pool->closed()) {
+        return 2;
+    }
+    bool refused = false;
+    try {
+        pool->apply([](std::size_t) {});
+    } catch (const PoolClosedError&) {
+        refused = true;
+    }
+    if (!refused) {
+        return 3;
+    }
+    pool->wait_idle();
+    pool.reset();
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE(thread_pool_abandoned_in_a_forked_child_can_be_destroyed) {
+    ThreadPoolOptions options;
+    options.spin = std::chrono::microseconds(0);  // idle threads sleep on their condition variables at once
+    for (int round = 0; round < 3; ++round) {
+        // the workers idle, asleep or about to be
+        auto pool = std::make_unique<ThreadPool>(3, options);
+        pool->apply([](std::size_t) {});
+        CHECK(child_exits_cleanly([&] { return abandon_and_destroy(pool); }));
+        CHECK_EQ(pool->apply([](std::size_t w) { return w; }), (std::vector<std::size_t>{0, 1, 2}));
+
+        // a call in progress: worker 1 runs, its caller waits for it
+        std::atomic<bool> entered{false};
+        std::atomic<bool> release{false};
+        std::thread caller([&] {
+            pool->run_one(1, [&](std::size_t) {
+                entered.store(true);
+                while (!release.load()) {
+                    std::this_thread::yield();
+                }
+            });
+        });
+        while (!entered.load()) {
+            std::this_thread::yield();
+        }
+        CHECK(child_exits_cleanly([&] { return abandon_and_destroy(pool); }));
+        release.store(true);
+        caller.join();
+        pool->close();
+    }
 }

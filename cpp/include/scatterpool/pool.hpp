@@ -88,11 +88,15 @@ public:
     /// @brief Splits @p U's rows over the workers by even_split.
     /// @param copy false: views of U's buffer; true: each part copied into a
     ///        buffer of its own, by the worker that will use it.
-    std::vector<VectorArray> partition(const VectorArray& U, bool copy);
+    /// @param poll called by the calling thread between slices of the copy
+    ///        and while it waits; if it throws, every worker stops at its
+    ///        next slice and the exception leaves once they have.
+    std::vector<VectorArray> partition(const VectorArray& U, bool copy, Poll poll = {});
 
     /// @brief Gives worker i rows offsets[i]..offsets[i+1] of @p U.
     /// @param copy false: the parts are views and @p U is left empty; true: copies, @p U unchanged.
-    RemoteObject<VectorArray> scatter(VectorArray& U, bool copy);
+    /// @param poll as for partition().
+    RemoteObject<VectorArray> scatter(VectorArray& U, bool copy, Poll poll = {});
 
     /// @brief Calls f(w, objects on worker w...) on every worker.
     /// @return the results in worker order (nothing if f returns void).

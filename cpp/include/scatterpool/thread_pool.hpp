@@ -1,15 +1,10 @@
 // scatterpool: ThreadPool, persistent worker threads.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <vector>
 
 #include <scatterpool/pool.hpp>
 
@@ -48,8 +43,11 @@ public:
     void close() override;
 
     /// @brief For the child of a fork(): the worker threads do not exist
-    /// there, so mark the pool closed and forget them without joining. The
-    /// registry is left alone (its lock may have been held at the fork).
+    /// there, so mark the pool closed and forget them without joining. Their
+    /// mutexes and condition variables are left as they are, never destroyed
+    /// (they may be held, or waited on, by threads that are gone: destroying
+    /// them could wait forever). The registry is left alone (its lock may have
+    /// been held at the fork).
     void abandon_after_fork() noexcept;
 
     /// @brief The spin time in force.
@@ -57,6 +55,7 @@ public:
 
 private:
     struct Worker;
+    struct Threads;
     void worker_main(std::size_t index);
     void start(std::size_t first, std::size_t last, Task task);
     void wait_done(Poll poll);
@@ -65,17 +64,9 @@ private:
 
     std::chrono::microseconds spin_;
     std::function<void()> on_thread_exit_;
-    std::vector<std::unique_ptr<Worker>> workers_;  // index 0 unused: the caller is worker 0
-    std::vector<std::exception_ptr> errors_;
-
-    std::mutex call_mutex_;  // one call at a time
-    Task task_;              // written before a start, read by the workers after it
-    std::atomic<std::size_t> pending_{0};
-    std::atomic<bool> stop_{false};
-
-    std::mutex done_mutex_;
-    std::condition_variable done_cv_;
-    std::atomic<bool> caller_sleeping_{false};
+    // The threads and everything they share with callers; after
+    // abandon_after_fork() it is left behind, never destroyed.
+    std::unique_ptr<Threads> threads_;
 };
 
 }  // namespace scatterpool
