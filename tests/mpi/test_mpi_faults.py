@@ -1,15 +1,18 @@
-"""Faults under mpiexec (issue 5): exceptions, unpicklable arguments, lost ranks.
+"""Faults under mpiexec: exceptions, unpicklable arguments, lost ranks.
 
 A rank that dies must make rank 0 fail instead of hang. Two cases:
 
 * MPICH's ``mpiexec`` (hydra) by default ends the whole job when a rank
   exits before ``MPI_Finalize``: rank 0 is killed and the job's status is
-  not 0. The test checks that the job ends, fast, with a failing status.
+  not 0. The test checks that the job ends with a failing status.
 * Under ``mpiexec -disable-auto-cleanup`` (or a launcher that leaves the
   other ranks running) rank 0 raises ``WorkerLostError``: within 0.2 s when
   the dead rank was on the same host (its pid is gone), otherwise after
   ``SCATTERPOOL_MPI_TIMEOUT`` seconds (default 60) without a sign of life.
   The launcher then ends the job with ``MPI_Abort``.
+
+The tests check what happens; a hang is caught by each launch's timeout
+(which kills the job and fails the test), not by measuring time.
 """
 
 from __future__ import annotations
@@ -35,19 +38,17 @@ def test_dead_rank_ends_the_job_under_default_mpiexec():
     r = launch(3, [script("lost_rank.py"), "exit"], timeout=60)
     assert r.returncode != 0, r.explain()
     assert "READY 3" in r.stdout, r.explain()
-    assert r.seconds < 30, r.explain()
 
 
 @pytest.mark.parametrize("ranks,when", [(2, "exit"), (3, "exit"), (3, "idle")])
 def test_dead_rank_raises_on_rank_0_when_the_job_goes_on(ranks, when):
     r = launch(ranks, [script("lost_rank.py"), when], timeout=60, mpiexec_flags=["-disable-auto-cleanup"])
-    assert "LOST after" in r.stdout, r.explain()
-    assert "process" in r.stdout and "has ended" in r.stdout, r.explain()
+    # found by watching its pid (not by the 60 s timeout)
+    assert f"LOST: MPI rank {ranks - 1} was lost" in r.stdout, r.explain()
+    assert "its process (pid" in r.stdout and "has ended" in r.stdout, r.explain()
     assert "REFUSED: WorkerLostError" in r.stdout, r.explain()
     assert "END" in r.stdout, r.explain()
     assert r.returncode != 0, r.explain()  # MPI_Abort: MPI cannot finish without the lost rank
-    seconds = float(r.stdout.split("LOST after ")[1].split(" s")[0])
-    assert seconds < 5, r.explain()
 
 
 def test_dead_rank_found_by_the_timeout_when_its_pid_cannot_be_watched():
@@ -59,9 +60,9 @@ def test_dead_rank_found_by_the_timeout_when_its_pid_cannot_be_watched():
         SCATTERPOOL_MPI_WATCH_PIDS="0",
         SCATTERPOOL_MPI_TIMEOUT="3",
     )
-    assert "LOST after" in r.stdout and "no sign of life" in r.stdout, r.explain()
-    seconds = float(r.stdout.split("LOST after ")[1].split(" s")[0])
-    assert 2.5 < seconds < 20, r.explain()
+    assert "LOST: MPI rank 1 was lost" in r.stdout, r.explain()
+    assert "no sign of life" in r.stdout and "the timeout is 3 s" in r.stdout, r.explain()
+    assert "has ended" not in r.stdout, r.explain()  # not found by its pid
     assert r.returncode != 0, r.explain()
 
 

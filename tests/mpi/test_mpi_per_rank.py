@@ -22,7 +22,7 @@ def split(n: int, k: int) -> list[list[int]]:
     return parts
 
 
-@pytest.mark.parametrize("ranks", [4, 8])
+@pytest.mark.parametrize("ranks", [4, 5, 8])
 def test_each_rank_gets_its_own_chunk(ranks):
     r = launch(ranks, [script("per_rank.py")], timeout=300)
     assert r.returncode == 0, r.explain()

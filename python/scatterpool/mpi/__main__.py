@@ -74,10 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         status = 1
     finally:
-        from . import _pool
+        from ._client import shutdown
 
         try:
-            _pool.shutdown()
+            shutdown()
         except BaseException:
             traceback.print_exc()
     if rt.broken is not None:

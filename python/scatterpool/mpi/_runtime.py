@@ -28,16 +28,18 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import struct
 import sys
 import threading
 import time
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from ._protocol import SEQ
 
 try:
-    import _signal as _sig  # signal.signal without the enum wrapping: 0.5 us instead of 11
+    import _signal as _sig  # type: ignore[import-not-found]  # signal.signal without the enum wrapping: 0.5 us instead of 11
 except ImportError:  # pragma: no cover
-    _sig = signal  # type: ignore[assignment]
+    _sig = signal
 
 __all__ = ["Runtime", "WorkerLostError", "import_mpi", "runtime", "start"]
 
@@ -58,14 +60,6 @@ EAGER = 4096  # bytes: messages this small are sent with a plain Send (copied ou
 # host, where every call needs several of them to get a core in turn.
 POLLS_BEFORE_YIELD = 200
 POLLS_BEFORE_YIELD_OVERSUBSCRIBED = 5
-
-
-SEQ = struct.Struct("<Q")  # every message starts with its command's sequence number
-
-
-def body(buf: bytearray) -> Any:
-    """The part of a message after its sequence number (a copy when small, else a view)."""
-    return buf[8:] if len(buf) < 65536 else memoryview(buf)[8:]
 
 
 class WorkerLostError(RuntimeError):
@@ -134,7 +128,7 @@ class _DeferInterrupt:
     def _handler(self, signum: int, frame: Any) -> None:
         self.pending = True
 
-    def __enter__(self) -> "_DeferInterrupt":
+    def __enter__(self) -> _DeferInterrupt:
         self.pending = False
         self.active = threading.current_thread() is threading.main_thread()
         if self.active:
@@ -239,14 +233,14 @@ class Runtime:
                     self._drain_alive()
                     self._check_alive(ranks, now, what)
 
-    def collect(self, expected: Sequence[int], seq: int, what: str) -> dict[int, bytes]:
+    def collect(self, expected: Sequence[int], seq: int, what: str) -> dict[int, bytearray]:
         """Waits for the reply to command ``seq`` of each rank in ``expected``."""
         MPI = self.MPI
         BYTE = MPI.BYTE
         improbe = self.comm.improbe
         status = self.status
         pending = set(expected)
-        replies: dict[int, bytes] = {}
+        replies: dict[int, bytearray] = {}
         if not pending:
             return replies
         start = time.monotonic()

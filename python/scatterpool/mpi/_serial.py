@@ -18,7 +18,10 @@ import pickle
 import traceback
 import types
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ._protocol import FunctionRef, PackedError
 
 __all__ = ["SendError", "dumps", "loads", "FunctionCache", "pack_exception", "unpack_exception", "RemoteError"]
 
@@ -90,7 +93,8 @@ def dumps(obj: Any, buffers: list[pickle.PickleBuffer] | None = None, out_of_ban
     # Refers to __main__, a lambda or a local object: the other ranks need it by value.
     if buffers is not None:
         del buffers[start:]
-    return _cloud().dumps(obj, protocol=PROTOCOL, buffer_callback=callback)
+    by_value: bytes = _cloud().dumps(obj, protocol=PROTOCOL, buffer_callback=callback)
+    return by_value
 
 
 def loads(data: Any, buffers: Any = None) -> Any:
@@ -106,7 +110,8 @@ def describe_unpicklable(what: str, obj: Any, error: BaseException) -> SendError
         )
     return SendError(
         f"{what} cannot be sent to the MPI ranks: a {type(obj).__module__}.{type(obj).__qualname__} does not "
-        f"pickle ({type(error).__name__}: {error}). Push it once and pass the RemoteObject, or make it picklable."
+        f"pickle ({type(error).__name__}: {error}). Make it picklable, or create it inside the function "
+        f"the workers run."
     )
 
 
@@ -115,7 +120,7 @@ def describe_unpicklable(what: str, obj: Any, error: BaseException) -> SendError
 # --------------------------------------------------------------------------- #
 _LEAF_TYPES = frozenset(
     {int, float, complex, bool, str, bytes, type(None), range, slice, type(Ellipsis), types.ModuleType,
-     types.BuiltinFunctionType, types.BuiltinMethodType, type}
+     types.BuiltinFunctionType, types.BuiltinMethodType}
 )
 _MISSING = object()
 _code_names: dict[types.CodeType, tuple[str, ...]] = {}
@@ -139,7 +144,7 @@ def _global_names(code: types.CodeType) -> tuple[str, ...]:
 
 
 def _by_reference(f: Any) -> bool:
-    """Whether plain pickle sends ``f`` by name (importable, not from the script)."""
+    """Whether plain pickle sends ``f`` (a function or a class) by name (importable, not from the script)."""
     module = getattr(f, "__module__", None)
     qualname = getattr(f, "__qualname__", "")
     return module is not None and module != "__main__" and "<" not in qualname
@@ -189,6 +194,10 @@ def _settled(value: Any, pinned: list[Any], checks: list[tuple[Any, ...]], depth
     cls = type(value)
     if cls in _LEAF_TYPES:
         return True
+    if isinstance(value, type):
+        # A class of the script goes by value, with its attributes as they are now, and
+        # they can change without the class's identity changing: not settled.
+        return _by_reference(value)
     if cls is tuple or cls is frozenset:
         return all(_settled(v, pinned, checks, depth) for v in value)
     if cls is types.FunctionType:
@@ -242,8 +251,9 @@ class FunctionCache:
     is pickled once and sent once to each rank, which keeps it under an id;
     later calls send the id. The cache key holds the identities of all those
     objects, so rebinding a global or a closure variable makes a new entry.
-    Anything else (a function reading a global list, a bound method, a
-    ``functools.partial``) is pickled with every call. A function object
+    Anything else (a function reading a global list or a class of the
+    script, a bound method, a ``functools.partial``) is pickled with every
+    call. A function object
     seen before costs one check per name it uses.
     """
 
@@ -260,10 +270,8 @@ class FunctionCache:
             hit = self.fast.get(f)
         except TypeError:  # unhashable callable
             return None
-        if hit is not None:
-            entry, checks = hit
-            if entry.alive and _unchanged(checks):
-                return entry
+        if hit is not None and hit[0].alive and _unchanged(hit[1]):
+            return hit[0]
         cls = type(f)
         checks: list[tuple[Any, ...]] = []
         if (cls is types.FunctionType or cls is types.BuiltinFunctionType) and _by_reference(f):
@@ -276,9 +284,9 @@ class FunctionCache:
             key = (f.__code__, id(f.__globals__), *map(id, pinned))
         else:
             return None
-        entry = self.entries.get(key)
-        if entry is None:
-            entry = _Entry(self.next_id, self._pickle(f), pinned)
+        found = self.entries.get(key)
+        if found is None:
+            entry = _Entry(self.next_id, self.pickle_function(f), pinned)
             self.next_id += 1
             self.entries[key] = entry
             if len(self.entries) > self.size:
@@ -287,26 +295,27 @@ class FunctionCache:
                 for r in old.holders:
                     self.dropped.setdefault(r, []).append(old.fid)
         else:
+            entry = found
             self.entries.move_to_end(key)
         if len(self.fast) >= 4 * self.size:
             self.fast.clear()
         self.fast[f] = (entry, tuple(checks))
         return entry
 
-    def spec(self, f: Any, rank: int, entry: _Entry | None = None) -> tuple[Any, ...]:
-        """What rank ``rank`` gets for ``f``: ``(id,)``, ``(id, pickle)`` or ``(None, pickle)``."""
+    def ref(self, f: Any, rank: int, entry: _Entry | None = None) -> FunctionRef:
+        """What rank ``rank`` gets for ``f``: its id (held there), its id and pickle (to keep), or its pickle."""
         if entry is None:
-            return (None, self._pickle(f))
+            return FunctionRef(None, self.pickle_function(f))
         if rank in entry.holders:
-            return (entry.fid,)
+            return FunctionRef(entry.fid, None)
         entry.holders.add(rank)
-        return (entry.fid, entry.data)
+        return FunctionRef(entry.fid, entry.data)
 
-    def forget(self, rank: int, spec: tuple[Any, ...]) -> None:
-        """Rank ``rank`` may not hold ``spec``'s function (its call failed): send it in full next time."""
-        if len(spec) == 2 and spec[0] is not None:
+    def forget(self, rank: int, ref: FunctionRef) -> None:
+        """Rank ``rank`` may not hold ``ref``'s function (its call failed): send it in full next time."""
+        if ref.id is not None and ref.pickle is not None:
             for entry in self.entries.values():
-                if entry.fid == spec[0]:
+                if entry.fid == ref.id:
                     entry.holders.discard(rank)
 
     def take_dropped(self, rank: int) -> list[int]:
@@ -315,7 +324,7 @@ class FunctionCache:
         return self.dropped.pop(rank, [])
 
     @staticmethod
-    def _pickle(f: Any) -> bytes:
+    def pickle_function(f: Any) -> bytes:
         if not callable(f):
             raise TypeError(f"the function to run must be callable, got {type(f).__name__}")
         try:
@@ -330,16 +339,15 @@ class FunctionStore:
     def __init__(self) -> None:
         self.functions: dict[int, Callable[..., Any]] = {}
 
-    def resolve(self, spec: tuple[Any, ...]) -> Callable[..., Any]:
-        if len(spec) == 1:
-            return self.functions[spec[0]]
-        fid, data = spec
-        f = loads(data)
+    def resolve(self, fid: int | None, data: bytes | None) -> Callable[..., Any]:
+        if data is None:
+            return self.functions[fid]  # type: ignore[index]
+        f: Callable[..., Any] = loads(data)
         if fid is not None:
             self.functions[fid] = f
         return f
 
-    def drop(self, ids: list[int]) -> None:
+    def drop(self, ids: Iterable[int]) -> None:
         for fid in ids:
             self.functions.pop(fid, None)
 
@@ -347,7 +355,7 @@ class FunctionStore:
 # --------------------------------------------------------------------------- #
 # exceptions                                                                   #
 # --------------------------------------------------------------------------- #
-def pack_exception(error: BaseException) -> tuple[bytes | None, str, str, str]:
+def pack_exception(error: BaseException) -> PackedError:
     """What a worker sends back for an exception: itself if it pickles, its type, message and traceback."""
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     cls = type(error)
@@ -364,10 +372,10 @@ def pack_exception(error: BaseException) -> tuple[bytes | None, str, str, str]:
         data = None
     finally:
         error.__traceback__ = tb
-    return data, f"{cls.__module__}.{cls.__qualname__}", message, text
+    return PackedError(data, f"{cls.__module__}.{cls.__qualname__}", message, text)
 
 
-def unpack_exception(packed: tuple[bytes | None, str, str, str], worker: int) -> BaseException:
+def unpack_exception(packed: PackedError, worker: int) -> BaseException:
     """The exception a worker raised, as it came, with its remote traceback as cause."""
     data, type_name, message, text = packed
     error: BaseException | None = None

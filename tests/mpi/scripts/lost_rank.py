@@ -3,22 +3,40 @@
 usage: lost_rank.py exit|slow|idle|late
   exit: the last rank calls os._exit(3) inside apply_only
   slow: the last rank sleeps longer than the timeout, but is alive: no error
-  idle: the last rank dies between two calls; the next call finds out
+  idle: the last rank exits between two calls (on a signal from rank 0); the next call finds out
   late: rank 0 does other work for longer than the timeout, then a slow call: no error
 """
 
 import os
+import signal
 import sys
-import threading
 import time
 
 from scatterpool.mpi import MPIPool, WorkerLostError
+
+
+def exit_on_signal():
+    signal.signal(signal.SIGUSR1, lambda signum, frame: os._exit(3))
+    return os.getpid()
+
+
+def wait_until_gone(pid):
+    """Returns once process ``pid`` has ended (a zombie counts as ended): the rank is dead before the next call."""
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except FileNotFoundError:
+            return
+        if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] in (b"Z", b"X", b"x"):
+            return
+        time.sleep(0.01)
+
 
 mode = sys.argv[1]
 pool = MPIPool()
 last = len(pool) - 1
 print("READY", len(pool), flush=True)
-t0 = time.monotonic()
 try:
     if mode == "exit":
         pool.apply_only(lambda: os._exit(3), last)
@@ -28,12 +46,14 @@ try:
         time.sleep(3.0)
         print("SLOW", pool.apply_only(lambda: (time.sleep(1.0), "done")[1], last), flush=True)
     elif mode == "idle":
-        pool.apply_only(lambda: threading.Timer(0.3, os._exit, (3,)).start(), last)
-        time.sleep(1.5)
-        t0 = time.monotonic()
+        # the rank exits when rank 0 tells it to, after its reply (an exit, not a kill: a rank
+        # killed by a signal makes mpiexec end the whole job)
+        pid = pool.apply_only(exit_on_signal, last)
+        os.kill(pid, signal.SIGUSR1)
+        wait_until_gone(pid)
         pool.apply(lambda: 1)
 except WorkerLostError as error:
-    print(f"LOST after {time.monotonic() - t0:.2f} s: {error}", flush=True)
+    print(f"LOST: {error}", flush=True)
     try:
         pool.apply(lambda: 1)
     except RuntimeError as again:
