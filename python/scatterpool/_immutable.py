@@ -11,7 +11,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Immutable", "immutable_types", "is_immutable", "push_values", "shared_key", "worker_copies"]
+__all__ = [
+    "Immutable",
+    "call_copies",
+    "immutable_types",
+    "is_immutable",
+    "is_shareable",
+    "push_values",
+    "shared_key",
+]
 
 
 def _new_token() -> int:
@@ -114,7 +122,17 @@ def _shareable(obj: object) -> bool:
     return False
 
 
-def worker_copies(values: tuple[Any, ...], n: int) -> list[tuple[Any, ...]] | None:
+def is_shareable(obj: object) -> bool:
+    """Whether the workers of a pool may all get ``obj`` itself rather than copies.
+
+    Immutable builtins (and tuples and frozensets of them), :class:`Immutable`
+    objects (and pyMOR's ``ImmutableObject``), read-only NumPy arrays of any
+    ndarray subclass.
+    """
+    return _shareable(obj)
+
+
+def call_copies(values: tuple[Any, ...], n: int) -> list[tuple[Any, ...]] | None:
     """The copies of one call's plain arguments that ``n`` workers get.
 
     ``None`` when every value may be shared (immutable builtins,

@@ -17,12 +17,12 @@ from . import _context, _core
 from ._arrays import ArrayParts
 from ._base import WorkerPool, merge_worker_errors
 from ._core import RemoteObject, VectorArray
-from ._immutable import immutable_types, push_values, worker_copies
+from ._immutable import call_copies, immutable_types, push_values
 
 __all__ = ["DummyPool", "ThreadPool", "dummy_pool"]
 
 # the C methods keep the same rules by calling back into these
-_core._set_hooks(worker_copies, push_values, merge_worker_errors, immutable_types)
+_core._set_hooks(call_copies, push_values, merge_worker_errors, immutable_types)
 
 
 class _CorePool(_core.Pool, WorkerPool):

@@ -19,7 +19,7 @@ from .. import _core
 from .._arrays import ArrayParts
 from .._base import WorkerPool, immutable_key, merge_worker_errors
 from .._core import InvalidRemoteObjectError, PoolClosedError, ReentrantCallError, RemoteObject
-from .._immutable import worker_copies
+from .._immutable import is_shareable
 from . import _runtime
 from ._client import Client, Link, get_client, values_or_raise
 from ._protocol import Call, CountObjects, FunctionRef, Open, Push, ScatterChunk, ScatterRows, decode_reply
@@ -586,7 +586,7 @@ def _reference(pool: MPIPool, shared_ids: dict[str, int], value: Any) -> int | N
 
 def _shared_as_is(value: Any) -> bool:
     """Whether workers may share ``value`` rather than get copies (the rule the core's pools use)."""
-    return worker_copies(value, 1) is None
+    return is_shareable(value)
 
 
 def _culprit(what: str, items: Sequence[Any], start: int, error: BaseException) -> SendError:
