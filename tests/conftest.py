@@ -39,14 +39,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Strict by default: a warning (including an exception ignored in a
-    # RemoteObject's __del__, which pytest reports as a warning) fails the test.
-    # If the project's own configuration already lists warning filters, they win.
-    if not config.getini("filterwarnings"):
-        config.addinivalue_line("filterwarnings", "error")
-
-
 # --------------------------------------------------------------------------- #
 # pools                                                                        #
 # --------------------------------------------------------------------------- #

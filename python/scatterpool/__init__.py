@@ -13,15 +13,15 @@ from __future__ import annotations
 import os as _os
 
 try:
-    from . import _core
+    from . import _core  # noqa: F401 (the check that the compiled core is there)
 except ImportError as _error:  # pragma: no cover - only without a build
     raise ImportError(
         "scatterpool's compiled core (scatterpool._core) is missing: install the package with "
         "`pip install .` rather than importing it from the source tree"
     ) from _error
 
-from ._context import worker_index, worker_rng
 from ._base import WorkerPool
+from ._context import worker_index, worker_rng
 from ._core import (
     DTypeError,
     InvalidRemoteObjectError,
@@ -31,6 +31,7 @@ from ._core import (
     VectorArray,
     even_split,
 )
+from ._default import new_pool
 from ._immutable import Immutable, is_immutable
 from ._manager import RemoteObjectManager
 from ._pools import DummyPool, ThreadPool, dummy_pool
@@ -54,6 +55,7 @@ __all__ = [
     "get_cmake_dir",
     "get_include",
     "is_immutable",
+    "new_pool",
     "worker_index",
     "worker_rng",
 ]

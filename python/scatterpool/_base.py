@@ -15,7 +15,8 @@ import atexit
 import operator
 import os
 import weakref
-from typing import Any, Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from . import _context, _core
 from ._arrays import ArrayParts, classify_array
@@ -25,7 +26,7 @@ from ._immutable import is_immutable, shared_key
 __all__ = ["WorkerPool", "check_worker", "immutable_key", "map_sequences", "merge_worker_errors"]
 
 _T = TypeVar("_T")
-_live_pools: "weakref.WeakSet[WorkerPool]" = weakref.WeakSet()
+_live_pools: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 
 # Sequences map may slice as they are; anything else iterable is listed once.
 _SLICEABLE = (list, tuple, range, str, bytes)
@@ -236,7 +237,9 @@ class WorkerPool:
         try:
             items = list(l)
         except TypeError:
-            raise TypeError(f"scatter_list takes a sequence (a list, tuple, range, ...), got {type(l).__name__}") from None
+            raise TypeError(
+                f"scatter_list takes a sequence (a list, tuple, range, ...), got {type(l).__name__}"
+            ) from None
         return self._scatter_chunks(items, _core.even_split(len(items), len(self)))
 
     # -- calls --------------------------------------------------------------

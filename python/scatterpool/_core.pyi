@@ -1,5 +1,6 @@
 # Stubs of scatterpool's compiled core (cpp/bindings). Checked with mypy's stubtest.
-from typing import Any, Callable, Iterable, Sequence, SupportsIndex, TypeVar, final
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, SupportsIndex, TypeVar, final
 
 import numpy as np
 import numpy.typing as npt

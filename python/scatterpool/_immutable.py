@@ -13,12 +13,12 @@ import numpy as np
 
 __all__ = [
     "Immutable",
-    "call_copies",
     "immutable_types",
     "is_immutable",
     "is_shareable",
     "push_values",
     "shared_key",
+    "worker_copies",
 ]
 
 
@@ -67,17 +67,17 @@ class Immutable:
     uid: int
     _shared_key: str  # str(uid), made once: push looks it up on every call
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "Immutable":
+    def __new__(cls, *args: Any, **kwargs: Any) -> Immutable:
         obj = super().__new__(cls)
         uid = _next_uid()
         object.__setattr__(obj, "uid", uid)
         object.__setattr__(obj, "_shared_key", str(uid))
         return obj
 
-    def __copy__(self) -> "Immutable":
+    def __copy__(self) -> Immutable:
         return self
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> "Immutable":
+    def __deepcopy__(self, memo: dict[int, Any]) -> Immutable:
         return self  # it never changes: a copy would be the same value
 
 
@@ -132,7 +132,7 @@ def is_shareable(obj: object) -> bool:
     return _shareable(obj)
 
 
-def call_copies(values: tuple[Any, ...], n: int) -> list[tuple[Any, ...]] | None:
+def worker_copies(values: tuple[Any, ...], n: int) -> list[tuple[Any, ...]] | None:
     """The copies of one call's plain arguments that ``n`` workers get.
 
     ``None`` when every value may be shared (immutable builtins,

@@ -21,7 +21,7 @@ class RemoteObjectManager:
     def __init__(self) -> None:
         self._objects: list[RemoteObject] = []
 
-    def __enter__(self) -> "RemoteObjectManager":
+    def __enter__(self) -> RemoteObjectManager:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -9,7 +9,6 @@ hot path.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import numpy as np
 
@@ -17,19 +16,19 @@ from . import _context, _core
 from ._arrays import ArrayParts
 from ._base import WorkerPool, merge_worker_errors
 from ._core import RemoteObject, VectorArray
-from ._immutable import call_copies, immutable_types, push_values
+from ._immutable import immutable_types, push_values, worker_copies
 
 __all__ = ["DummyPool", "ThreadPool", "dummy_pool"]
 
 # the C methods keep the same rules by calling back into these
-_core._set_hooks(call_copies, push_values, merge_worker_errors, immutable_types)
+_core._set_hooks(worker_copies, push_values, merge_worker_errors, immutable_types)
 
 
 class _CorePool(_core.Pool, WorkerPool):
     """The transport shared by DummyPool and ThreadPool: the core's registry and workers."""
 
-    def _check_open(self, what: str) -> None:
-        _core.Pool._check_open(self)
+    def _check_open(self, what: str = "") -> None:
+        _core.Pool._check_open(self)  # the core's messages name no call
 
     def _close_transport(self) -> None:
         _core.Pool._close_workers(self)

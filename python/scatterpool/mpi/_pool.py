@@ -19,7 +19,7 @@ from .. import _core
 from .._arrays import ArrayParts
 from .._base import WorkerPool, immutable_key, merge_worker_errors
 from .._core import InvalidRemoteObjectError, PoolClosedError, ReentrantCallError, RemoteObject
-from .._immutable import is_shareable
+from .._immutable import worker_copies
 from . import _runtime
 from ._client import Client, Link, get_client, values_or_raise
 from ._protocol import Call, CountObjects, FunctionRef, Open, Push, ScatterChunk, ScatterRows, decode_reply
@@ -80,7 +80,7 @@ class MPIPool(WorkerPool):
             raise TypeError(f"num_workers must be an int or None, got {type(num_workers).__name__}")
         if num_workers is not None and num_workers <= 0:
             raise ValueError(f"MPIPool needs at least 1 worker, got {num_workers}")
-        rt = _runtime.runtime(num_workers)
+        rt, client = self._connect(num_workers)
         if rt.rank != 0:
             raise RuntimeError("an MPIPool is made on rank 0; the other ranks serve it")
         if num_workers is not None and num_workers != rt.size:
@@ -99,9 +99,8 @@ class MPIPool(WorkerPool):
         self.registry = _core.Registry(1)
         self._uid = self.registry.uid
         self._scope0 = _core.worker_scope(self._uid, 0)  # entered and left by every call (one at a time)
-        self._client: Client = get_client(rt)
+        self._client: Client = client
         self._link = Link(self._client, self._uid, rt.size)
-        client = self._client
         client.begin(self._link, "MPIPool()")
         try:
             client.links[self._uid] = self._link
@@ -115,6 +114,33 @@ class MPIPool(WorkerPool):
             client.end()
         client.pools.add(self)
         self._init_front_end(rt.size, seed)
+
+    @classmethod
+    def spawn(cls, num_workers: int, seed: int = 0, timeout: float | None = None) -> MPIPool:
+        """A pool of ``num_workers`` workers without ``mpiexec``: this process and ``num_workers - 1`` spawned ones.
+
+        For a notebook, an IDE or ``python script.py``, when the functions
+        hold the GIL: the worker processes are started on this machine with
+        MPI's spawn, talk to this process as the ranks of a launch do, and
+        stop at ``close()``, at this process's exit, or when this process
+        dies. A worker process that dies ends this process too (MPICH's
+        process manager ends the whole job). See docs/processes.md.
+
+        Raises:
+            ImportError: mpi4py is not installed.
+            RuntimeError: this program runs on several MPI ranks (use
+                ``MPIPool()``), MPICH's ``mpiexec`` cannot be found, or a
+                worker process could not start (its traceback in the message).
+            TimeoutError: the workers did not report within ``timeout`` seconds.
+        """
+        from ._spawn import SpawnedMPIPool
+
+        return SpawnedMPIPool(num_workers, seed=seed, timeout=timeout)
+
+    def _connect(self, num_workers: int | None) -> tuple[_runtime.Runtime, Client]:
+        """The ranks this pool runs on: those of the launch (a spawned pool has its own)."""
+        rt = _runtime.runtime(num_workers)
+        return rt, get_client(rt)
 
     # ------------------------------------------------------------------ #
     # basics                                                              #
@@ -377,8 +403,10 @@ class MPIPool(WorkerPool):
                 targets = self._others
             arguments = _Arguments(self, kind, args, kwargs, bool(targets)) if args or kwargs else _NO_ARGUMENTS
             offsets: list[int] = []
+            own_chunk: tuple[Any, ...] = ()
             if seqs is not None:
                 offsets = _core.even_split(length, K)
+                own_chunk = self._own_chunk(seqs, offsets)
 
             reqs: list[Any] = []
             refs: dict[int, FunctionRef] | None = None
@@ -403,8 +431,7 @@ class MPIPool(WorkerPool):
                         if seqs is None:
                             out[0] = f(*arguments.local_args, **arguments.local_kwargs)
                         else:
-                            chunk = tuple(s[offsets[0] : offsets[1]] for s in seqs)
-                            out[0] = run_call(f, kind, (), arguments.local_kwargs, chunk)
+                            out[0] = run_call(f, kind, (), arguments.local_kwargs, own_chunk)
                 except KeyboardInterrupt:
                     if reqs:
                         rt.unfinished.append((reqs, targets))
@@ -475,6 +502,18 @@ class MPIPool(WorkerPool):
                 by_ref[ref] = Call(kind, ref.id, ref.pickle, data, pos, kw, None)
         return {w: by_ref[refs[w]] for w in targets}, refs
 
+    def _own_chunk(self, seqs: tuple[Any, ...], offsets: list[int]) -> tuple[Any, ...]:
+        """Rank 0's items of a map: as they are on a pool of one rank, else as if sent (unless they may be shared)."""
+        chunk = tuple(s[offsets[0] : offsets[1]] for s in seqs)
+        if self._size == 1 or worker_copies(chunk, 0) is None:
+            return chunk
+        try:
+            data = dumps(chunk)
+        except Exception as error:
+            raise _culprit("map: item", list(zip(*chunk, strict=True)), offsets[0], error) from error
+        copied: tuple[Any, ...] = loads(data)
+        return copied
+
     @staticmethod
     def _chunk(seqs: tuple[Any, ...], offsets: list[int], w: int) -> bytes:
         chunk = tuple(s[offsets[w] : offsets[w + 1]] for s in seqs)
@@ -537,7 +576,8 @@ class _Arguments:
         local_args: Any = args
         local_kwargs = kwargs
         if pool._size > 1 and (sent_args or sent_kwargs):
-            shared = all(map(_shared_as_is, itertools.chain(sent_args, sent_kwargs.values())))
+            # the core pools' rule of what workers may share; zero copies asked: only the answer is wanted
+            shared = worker_copies((*sent_args, *sent_kwargs.values()), 0) is None
             if sent or not shared:
                 try:
                     self.data = dumps((sent_args, sent_kwargs))
@@ -582,11 +622,6 @@ def _reference(pool: MPIPool, shared_ids: dict[str, int], value: Any) -> int | N
         if key is not None:
             return shared_ids.get(key)
     return None
-
-
-def _shared_as_is(value: Any) -> bool:
-    """Whether workers may share ``value`` rather than get copies (the rule the core's pools use)."""
-    return is_shareable(value)
 
 
 def _culprit(what: str, items: Sequence[Any], start: int, error: BaseException) -> SendError:

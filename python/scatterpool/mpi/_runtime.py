@@ -461,15 +461,20 @@ _runtime: Runtime | None = None
 _runtime_lock = threading.Lock()
 
 
-def start(launched: bool) -> Runtime:
-    """Creates this process's runtime (collective over MPI_COMM_WORLD)."""
+def start(launched: bool, comm: Any = None) -> Runtime:
+    """Creates this process's runtime (collective over MPI_COMM_WORLD, or over ``comm``).
+
+    ``comm``: the communicator of the ranks when it is not MPI_COMM_WORLD
+    (a process spawned by ``MPIPool.spawn`` serves on the communicator
+    that joins it to the process that spawned it).
+    """
     global _runtime
     with _runtime_lock:
         if _runtime is None:
             MPI = import_mpi()
             if launched:
                 guard_pymor()
-            _runtime = Runtime(MPI, MPI.COMM_WORLD.Dup(), launched)
+            _runtime = Runtime(MPI, MPI.COMM_WORLD.Dup() if comm is None else comm, launched)
         return _runtime
 
 

@@ -109,8 +109,8 @@ def describe_unpicklable(what: str, obj: Any, error: BaseException) -> SendError
             f"{type(error).__name__}: {error}"
         )
     return SendError(
-        f"{what} cannot be sent to the MPI ranks: a {type(obj).__module__}.{type(obj).__qualname__} does not "
-        f"pickle ({type(error).__name__}: {error}). Make it picklable, or create it inside the function "
+        f"{what}, a {type(obj).__module__}.{type(obj).__qualname__}, cannot be sent to the MPI ranks: it does "
+        f"not pickle ({type(error).__name__}: {error}). Make it picklable, or create it inside the function "
         f"the workers run."
     )
 
