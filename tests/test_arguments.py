@@ -139,7 +139,6 @@ def test_read_only_arrays_are_shared(pool, tmp_path, kind):
     assert pool.apply(lambda a, *, b: (a is A, b is A), A, b=A) == [(True, True)] * len(pool)
     assert pool.apply_only(lambda a: a is A, len(pool) - 1, A) is True
     assert pool.map(lambda i, a: a is A, range(5), a=A) == [True] * 5
-    del A
 
 
 @pytest.mark.same_process(IN_PROCESS_REASON)
@@ -163,7 +162,8 @@ def test_immutable_inside_a_copied_argument_is_shared(pool):
 # --------------------------------------------------------------------------- #
 def test_positional_remote_object_arrives_as_the_workers_object(pool):
     n = len(pool)
-    chunks = [list(range(10))[a:b] for a, b in zip(sp.even_split(10, n), sp.even_split(10, n)[1:])]
+    offsets = sp.even_split(10, n)
+    chunks = [list(range(10))[offsets[w] : offsets[w + 1]] for w in range(n)]
     with pool.scatter_list(list(range(10))) as ro:
         assert pool.apply(lambda part: part, ro) == chunks
         assert pool.apply(lambda part, *, same: part == same, ro, same=ro) == [True] * n
@@ -214,6 +214,6 @@ def test_apply_only_names_a_huge_worker_number(pool):
 
 
 def test_push_of_an_object_that_cannot_be_copied_says_so(pool):
-    with pytest.raises(TypeError, match="lock.* cannot be (copied|sent)") as ei:
+    with pytest.raises(TypeError, match=r"lock.* cannot be (copied|sent)") as ei:
         pool.push(threading.Lock())
     assert ei.value.__cause__ is not None

@@ -41,7 +41,7 @@ public:
     T& operator[](std::size_t i) noexcept { return data_[i]; }
 
 private:
-    T inline_[N] = {};
+    T inline_[N];  // filled by assign: a zeroed array would cost every call a memset
     std::unique_ptr<T[]> heap_;
     T* data_ = inline_;
     std::size_t size_ = 0;

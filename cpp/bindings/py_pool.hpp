@@ -50,8 +50,25 @@ struct PyPool {
     }
 };
 
-/// The PyPool behind a Python pool object.
-inline PyPool& self_pool(PyObject* self) { return py::handle(self).cast<PyPool&>(); }
+/// The PyPool behind a Python pool object (an instance of _core.Pool's
+/// subclasses: the methods that call this are bound on _core.Pool).
+///
+/// Read straight from pybind11's instance: its cast looks the type up and,
+/// for a derived type, searches its bases, which costs a tenth of a DummyPool
+/// call. The value is a PyDummyPool or PyThreadPool, standard-layout classes
+/// derived from PyPool alone (checked where they are bound), so it is also a
+/// pointer to its PyPool.
+inline PyPool& self_pool(PyObject* self) {
+    auto* instance = reinterpret_cast<py::detail::instance*>(self);
+    if (!instance->simple_layout) {
+        return py::handle(self).cast<PyPool&>();
+    }
+    void* value = instance->simple_value_holder[0];
+    if (value == nullptr || !instance->simple_holder_constructed) {
+        throw py::type_error("the pool's __init__ did not run");
+    }
+    return *static_cast<PyPool*>(value);
+}
 
 /// push and scatter_list of a pool (pool_data.cpp); a new reference, or null with an exception set.
 PyObject* push_object(PyObject* self, PyObject* object);

@@ -3,6 +3,7 @@
 #include "py_pool.hpp"
 
 #include <chrono>
+#include <type_traits>
 
 #include <scatterpool/dummy_pool.hpp>
 #include <scatterpool/thread_pool.hpp>
@@ -30,6 +31,10 @@ struct PyThreadPool : PyPool {
         : PyPool(make_thread_pool(num_workers, spin_us), false, std::move(state)) {}
     ThreadPool& threads() const { return static_cast<ThreadPool&>(*pool); }
 };
+
+// self_pool reads a PyPool where pybind11 keeps the value of these types.
+static_assert(std::is_standard_layout_v<PyDummyPool> && std::is_standard_layout_v<PyThreadPool>,
+              "a pool type's pointer must be its PyPool's");
 
 void close_workers(PyPool& p) {
     if (p.pool->closed()) {
@@ -86,19 +91,25 @@ void register_pools(py::module_& m, const py::object& state) {
             "In a forked child: the pool's threads are not there; mark it closed without joining them.");
     install_pool_methods(pool);
 
-    py::class_<PyDummyPool, PyPool>(m, "DummyPool", "One worker, which runs every call in the caller's thread.")
-        .def(py::init([state]() { return std::make_unique<PyDummyPool>(state); }));
+    py::class_<PyDummyPool, PyPool> dummy(m, "DummyPool", "One worker, which runs every call in the caller's thread.");
+    dummy.def(py::init([state]() { return std::make_unique<PyDummyPool>(state); }));
 
-    py::class_<PyThreadPool, PyPool>(
+    py::class_<PyThreadPool, PyPool> threads(
         m, "ThreadPool",
-        "num_workers workers on persistent threads, the caller acting as worker 0 (spin_us < 0: the default spin).")
-        .def(py::init([state](long long num_workers, long long spin_us) {
+        "num_workers workers on persistent threads, the caller acting as worker 0 (spin_us < 0: the default spin).");
+    threads.def(py::init([state](long long num_workers, long long spin_us) {
                  return std::make_unique<PyThreadPool>(num_workers, spin_us, state);
              }),
              py::arg("num_workers"), py::arg("spin_us") = -1)
         .def_property_readonly(
             "spin_us", [](const PyThreadPool& p) { return p.threads().spin().count(); },
             "How long idle threads poll for work before they sleep, in microseconds.");
+
+    // The same methods again on each concrete type: a method's descriptor checks
+    // that self is an instance of the type it is bound on, a walk up the
+    // method resolution order that is shortest from the concrete type.
+    install_pool_methods(dummy);
+    install_pool_methods(threads);
 
     m.def(
         "_set_hooks",

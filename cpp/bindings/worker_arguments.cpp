@@ -118,7 +118,8 @@ void place_arguments(CallState& s, const PyPool& p, const CallRequest& request) 
         py::object copies = call_copier(state, values, s.blocks);
         if (!copies.is_none()) {
             for (std::size_t b = 0; b < s.blocks; ++b) {
-                block_copies[b] = py::reinterpret_borrow<py::object>(PyList_GET_ITEM(copies.ptr(), static_cast<Py_ssize_t>(b)));
+                PyObject* copy = PyList_GET_ITEM(copies.ptr(), static_cast<Py_ssize_t>(b));
+                block_copies[b] = py::reinterpret_borrow<py::object>(copy);
             }
         }
     } else if (ask_copier) {
@@ -144,6 +145,9 @@ void place_arguments(CallState& s, const PyPool& p, const CallRequest& request) 
         }
     }
 
+    if (map) {
+        s.items.reserve(s.blocks * s.sequences.size());
+    }
     for (std::size_t b = 0; b < s.blocks; ++b) {
         const std::size_t w = s.worker_of(b);
         PyObject** slots = s.argv.data() + b * s.stride + 1;
@@ -160,7 +164,6 @@ void place_arguments(CallState& s, const PyPool& p, const CallRequest& request) 
             slots[k] = Py_NewRef(value);
         }
         if (map) {
-            s.items.reserve(s.blocks * s.sequences.size());
             const std::size_t begin = s.offsets[b];
             const std::size_t chunk = s.offsets[b + 1] - begin;
             for (std::size_t sq = 0; sq < s.sequences.size(); ++sq) {

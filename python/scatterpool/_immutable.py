@@ -11,7 +11,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Immutable", "immutable_types", "is_immutable", "push_values", "shared_key", "worker_copies"]
+__all__ = [
+    "Immutable",
+    "immutable_types",
+    "is_immutable",
+    "is_shareable",
+    "push_values",
+    "shared_key",
+    "worker_copies",
+]
 
 
 def _new_token() -> int:
@@ -112,6 +120,16 @@ def _shareable(obj: object) -> bool:
     if isinstance(obj, np.ndarray):  # subclasses too: a read-only np.memmap is shared
         return not obj.flags.writeable
     return False
+
+
+def is_shareable(obj: object) -> bool:
+    """Whether the workers of a pool may all get ``obj`` itself rather than copies.
+
+    Immutable builtins (and tuples and frozensets of them), :class:`Immutable`
+    objects (and pyMOR's ``ImmutableObject``), read-only NumPy arrays of any
+    ndarray subclass.
+    """
+    return _shareable(obj)
 
 
 def worker_copies(values: tuple[Any, ...], n: int) -> list[tuple[Any, ...]] | None:
