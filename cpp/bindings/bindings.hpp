@@ -108,7 +108,7 @@ private:
 /// Releases the interpreter state of a pool's worker thread (thread exit hook).
 void release_worker_thread_state() noexcept;
 
-/// The handle inside a Python RemoteObject, or null if @p object is not one.
+/// The handle inside a Python RemoteObject (or an instance of a subclass), or null if @p object is not one.
 RemoteHandle* as_remote_handle(PyObject* object) noexcept;
 /// A new Python RemoteObject owning @p handle (null with an exception set).
 PyObject* make_remote_object(RemoteHandle handle);

@@ -3,6 +3,12 @@
 // A plain CPython type rather than a pybind11 class: every push creates one
 // and every call looks one up, and pybind11 instances cost a registration in
 // its instance map on creation and a type lookup on each cast.
+//
+// It can be subclassed (scatterpool.pymor's handle is also pyMOR's), so the
+// deallocator frees through the instance's own type (a subclass with a
+// __dict__ is garbage-collected and allocated with a GC header) and drops the
+// reference a heap type's instance holds to it. A subclass instance is made
+// by adopt() from a pool's fresh handle, never by calling the class.
 #include "bindings.hpp"
 
 #include <cstddef>
@@ -87,7 +93,31 @@ PyObject* remote_new(PyTypeObject*, PyObject*, PyObject*) {
     return nullptr;
 }
 
+// cls.adopt(handle): a cls instance that takes over handle's registry entry.
+// The entry moves, so it is neither copied nor counted twice; handle is left
+// removed without releasing it.
+PyObject* remote_adopt(PyObject* cls, PyObject* handle) {
+    RemoteHandle* source = as_remote_handle(handle);
+    if (source == nullptr) {
+        PyErr_Format(PyExc_TypeError, "adopt takes a RemoteObject, not %.200s", Py_TYPE(handle)->tp_name);
+        return nullptr;
+    }
+    auto* type = reinterpret_cast<PyTypeObject*>(cls);
+    PyObject* self = type->tp_alloc(type, 0);
+    if (self == nullptr) {
+        return nullptr;  // handle keeps its entry
+    }
+    auto* o = reinterpret_cast<PyRemoteObject*>(self);
+    new (&o->handle) RemoteHandle(std::move(*source));
+    o->weakrefs = nullptr;
+    return self;
+}
+
 PyMethodDef g_methods[] = {
+    {"adopt", remote_adopt, METH_CLASS | METH_O,
+     "A handle of this class (a subclass of RemoteObject) that takes over the object of handle, a\n"
+     "pool's fresh handle: the object moves, so it is neither copied nor counted twice, and handle is\n"
+     "left removed without freeing it. The new handle's __init__ is not called."},
     {"remove", remote_remove, METH_NOARGS,
      "Frees the object on every worker (once its last handle is removed). Safe to call twice."},
     {"__enter__", remote_enter, METH_NOARGS, nullptr},
@@ -125,12 +155,14 @@ PyType_Slot g_slots[] = {
     {0, nullptr},
 };
 
-PyType_Spec g_spec = {"scatterpool.RemoteObject", sizeof(PyRemoteObject), 0, Py_TPFLAGS_DEFAULT, g_slots};
+PyType_Spec g_spec = {"scatterpool.RemoteObject", sizeof(PyRemoteObject), 0,
+                      Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, g_slots};
 
 }  // namespace
 
 RemoteHandle* as_remote_handle(PyObject* object) noexcept {
-    if (Py_TYPE(object) != g_type) {
+    // the exact type first: the pools' own handles cost no subtype walk
+    if (Py_TYPE(object) != g_type && !PyType_IsSubtype(Py_TYPE(object), g_type)) {
         return nullptr;
     }
     return &reinterpret_cast<PyRemoteObject*>(object)->handle;
