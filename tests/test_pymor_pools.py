@@ -320,6 +320,17 @@ def run_on_mpi_pool():
         print("LEFT", pool._worker_registry_sizes())
     with spm.new_parallel_pool() as default:
         print("DEFAULT", type(default) is spm.MPIPool, isinstance(default, pymor_interface.WorkerPool), len(default))
+        handles = [default.push([1]), default.scatter_list([1, 2]), default.scatter_array(np.zeros((2, 2)))]
+        kinds = {(isinstance(h, sp.RemoteObject), isinstance(h, pymor_interface.RemoteObject)) for h in handles}
+        print("HANDLES", kinds, default._worker_registry_sizes())
+        print("TAKEN", default.apply(lambda a, b=None: (a, b), handles[0], b=handles[1]))
+        handles[0].remove()
+        handles[0].remove()
+        with handles[1]:
+            pass
+        del handles
+        gc.collect()
+        print("LEFT", default._worker_registry_sizes())
 
 
 MPI_SCRIPT = """
@@ -339,7 +350,7 @@ def test_pymor_algorithms_on_an_mpipool_of_two_ranks(tmp_path):
     script.write_text(MPI_SCRIPT.format(tests=str(Path(__file__).resolve().parent)))
     r = launch(2, [str(script)], timeout=300, SCATTERPOOL_POOL="")
     assert r.returncode == 0, r.explain()
-    tags = ("POOL", "SAME", "CALLS", "LEFT", "PUSHED", "REMOVED", "DEFAULT")
+    tags = ("POOL", "SAME", "CALLS", "LEFT", "PUSHED", "REMOVED", "DEFAULT", "HANDLES", "TAKEN")
     lines = [line for line in r.stdout.splitlines() if line.split(" ")[0] in tags]
     assert lines[:6] == [
         "POOL 2 True",
@@ -356,6 +367,9 @@ def test_pymor_algorithms_on_an_mpipool_of_two_ranks(tmp_path):
         "SAME VALUE True True",
         "LEFT [0, 0]",
         "DEFAULT True True 2",
+        "HANDLES {(True, True)} [3, 3]",
+        "TAKEN [([1], [1]), ([1], [2])]",
+        "LEFT [0, 0]",
     ], r.explain()
     calls = dict(item.split("=") for item in lines[6].split()[1:])
     # rb_greedy: one scatter_list per run and an apply per evaluation (and pushes without the estimator);
@@ -368,23 +382,60 @@ def test_pymor_algorithms_on_an_mpipool_of_two_ranks(tmp_path):
 # --------------------------------------------------------------------------- #
 # the interface pyMOR relies on                                                #
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize("make", [spm.DummyPool, lambda: spm.ThreadPool(2), lambda: spm.PymorPool(sp.ThreadPool(2))])
-def test_handles_are_pymor_remote_objects_holding_scatterpool_handles(make):
+PYMOR_POOLS = [spm.DummyPool, lambda: spm.ThreadPool(2), lambda: spm.PymorPool(sp.ThreadPool(2))]
+
+
+def handles_of_every_kind(pool):
+    return [pool.push([1]), pool.scatter_list([1, 2, 3]), pool.scatter_array(np.zeros((3, 2)))]
+
+
+@pytest.mark.parametrize("make", PYMOR_POOLS)
+def test_handles_are_scatterpool_and_pymor_remote_objects(make):
     with make() as pool:
         assert isinstance(pool, pymor_interface.WorkerPool)
-        handles = [pool.push([1]), pool.scatter_list([1, 2, 3]), pool.scatter_array(np.zeros((3, 2)))]
+        handles = handles_of_every_kind(pool)
+        assert registry_size(pool) == 3  # each object once: the pool's own handle moved into the pyMOR-facing one
         for h in handles:
-            assert isinstance(h, pymor_interface.RemoteObject)
-            assert isinstance(h.handle, sp.RemoteObject)
-            assert h.id == h.handle.id and not h.removed
-        with handles[0]:
-            pass
-        assert handles[0].removed and handles[0].handle.removed
-        for h in handles[1:]:
+            assert type(h) is spm.RemoteObject
+            assert isinstance(h, sp.RemoteObject) and isinstance(h, pymor_interface.RemoteObject)
+            assert not h.removed
+        # taken as they are, positional and keyword
+        results = pool.apply(lambda a, b=None: (a, b), handles[0], b=handles[1])
+        assert [a for a, _ in results] == [[1]] * len(pool)
+        assert [x for _, part in results for x in part] == [1, 2, 3]
+        assert pool.map(lambda x, obj=None: obj + [x], [2, 3], obj=handles[0]) == [[1, 2], [1, 3]]
+        for h in handles:
             h.remove()
-            h.remove()
-            assert h.removed
+
+
+@pytest.mark.parametrize("make", PYMOR_POOLS)
+def test_handles_free_their_object_exactly_once(make):
+    with make() as pool:
+        removed_twice, in_a_with_block, dropped, in_a_cycle = (pool.push([i]) for i in range(4))
+        assert registry_size(pool) == 4
+        removed_twice.remove()
+        removed_twice.remove()
+        assert removed_twice.removed and registry_size(pool) == 3
+        with in_a_with_block as h:
+            assert h is in_a_with_block
+        assert in_a_with_block.removed and registry_size(pool) == 2
+        in_a_with_block.remove()
+        del dropped
+        assert registry_size(pool) == 1
+        in_a_cycle.myself = in_a_cycle  # pyMOR's handles have a __dict__, so they can be in a cycle
+        del in_a_cycle
+        gc.collect()
         assert registry_size(pool) == 0
+        # removed handles dropped later free nothing more
+        kept = pool.push([5])
+        del removed_twice, h
+        gc.collect()
+        assert registry_size(pool) == 1 and not kept.removed
+
+
+def test_a_handle_is_made_by_a_pool_not_by_its_class():
+    with pytest.raises(TypeError, match="made by a pool"):
+        spm.RemoteObject()
 
 
 def test_pools_are_scatterpool_pools():

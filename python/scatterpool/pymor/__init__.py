@@ -7,9 +7,9 @@ scatterpool's own pools, and the pools of this module bridge them:
 
 * pyMOR tells its own handles apart with
   ``isinstance(x, pymor.parallel.interface.RemoteObject)``; the pools here
-  return :class:`RemoteObject`, a pyMOR ``RemoteObject`` that holds
-  scatterpool's handle (its ``handle``) and is accepted, like scatterpool's
-  handle itself, wherever a pool of this module takes one;
+  return :class:`RemoteObject`, a subclass of both scatterpool's
+  :class:`~scatterpool.RemoteObject` and pyMOR's ``RemoteObject``: pyMOR
+  recognises it, and every pool takes it as it takes its own handles;
 * pyMOR passes ``task_label=`` (the label of a progress bar) to ``map``;
   ``apply``, ``apply_only`` and ``map`` here take it and do not pass it on
   to the function.

@@ -1,4 +1,4 @@
-"""The pyMOR face of a pool: pyMOR handles out, ``task_label`` taken and not passed on.
+"""The pyMOR face of a pool: handles that are pyMOR's too, ``task_label`` taken and not passed on.
 
 :class:`PymorFacing` comes before a pool class in the bases of a pyMOR-facing
 pool, so that ``super()`` is the pool's own method (the core's C method for
@@ -11,43 +11,40 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._handles import RemoteObject, held_args, held_kwargs
+from ._handles import RemoteObject
 
 __all__ = ["PymorFacing", "PymorPool"]
 
 
+_adopt = RemoteObject.adopt
+
+
 class PymorFacing:
-    """Handles are :class:`~scatterpool.pymor.RemoteObject`; ``task_label`` (pyMOR's progress bar label) is dropped."""
+    """Handles are :class:`~scatterpool.pymor.RemoteObject`; ``task_label`` (pyMOR's progress bar label) is dropped.
+
+    The pool's own handle moves into the pyMOR-facing one (``RemoteObject.adopt``);
+    handles go to the pool as they are (they are scatterpool's handles).
+    """
 
     def push(self, obj: Any, /) -> RemoteObject:
-        return RemoteObject(super().push(obj))  # type: ignore[misc]
+        return _adopt(super().push(obj))  # type: ignore[misc]
 
     def scatter_array(self, U: Any, /, copy: bool = True) -> RemoteObject:
-        return RemoteObject(super().scatter_array(U, copy=copy))  # type: ignore[misc]
+        return _adopt(super().scatter_array(U, copy=copy))  # type: ignore[misc]
 
     def scatter_list(self, l: Sequence[Any], /) -> RemoteObject:  # noqa: E741 (pyMOR's name)
-        return RemoteObject(super().scatter_list(l))  # type: ignore[misc]
+        return _adopt(super().scatter_list(l))  # type: ignore[misc]
 
     def apply(self, function: Callable[..., Any], /, *args: Any, task_label: Any = None, **kwargs: Any) -> list[Any]:
-        if args:
-            args = held_args(args)
-        if kwargs:
-            kwargs = held_kwargs(kwargs)
         return super().apply(function, *args, **kwargs)  # type: ignore[misc, no-any-return]
 
     def apply_only(
         self, function: Callable[..., Any], worker: int, /, *args: Any, task_label: Any = None, **kwargs: Any
     ) -> Any:
-        if args:
-            args = held_args(args)
-        if kwargs:
-            kwargs = held_kwargs(kwargs)
         return super().apply_only(function, worker, *args, **kwargs)  # type: ignore[misc]
 
     def map(self, function: Callable[..., Any], /, *seqs: Any, task_label: Any = None, **kwargs: Any) -> list[Any]:
-        if kwargs:
-            kwargs = held_kwargs(kwargs)
-        return super().map(function, *held_args(seqs), **kwargs)  # type: ignore[misc, no-any-return]
+        return super().map(function, *seqs, **kwargs)  # type: ignore[misc, no-any-return]
 
 
 class _Delegating:
