@@ -838,6 +838,39 @@ def test_handle_in_reference_cycle_is_removed(pool):
     assert_no_leak(pool)
 
 
+class TaggedHandle(sp.RemoteObject):
+    """A subclass of the handle type, as a library's own handle type is (scatterpool.pymor's)."""
+
+
+def test_a_handle_adopted_by_a_subclass_is_taken_and_freed_once(pool):
+    fresh = pool.push(Box([4]))
+    ro = TaggedHandle.adopt(fresh)
+    assert type(ro) is TaggedHandle and isinstance(ro, sp.RemoteObject)
+    assert fresh.removed and not ro.removed  # the object moved: not copied, not counted twice
+    assert registry_size(pool) == 1
+    del fresh
+    gc.collect()
+    assert registry_size(pool) == 1
+    assert pool.apply(lambda x, y=None: x.items + y.items, ro, y=ro) == [[4, 4]] * len(pool)
+    assert pool.map(lambda i, x=None: x.items[0] + i, [0, 1], x=ro) == [4, 5]
+    ro.tag = "a subclass instance has a __dict__"
+    ro.myself = ro
+    with ro:
+        pass
+    assert ro.removed
+    ro.remove()
+    del ro
+    gc.collect()
+    assert_no_leak(pool)
+
+
+def test_a_handle_subclass_is_not_made_directly():
+    with pytest.raises(TypeError, match="made by a pool"):
+        TaggedHandle()
+    with pytest.raises(TypeError, match="takes a RemoteObject"):
+        TaggedHandle.adopt(object())
+
+
 def test_gc_of_handle_while_f_runs_on_dummy_pool():
     # On a DummyPool f runs in the caller's thread, so the collection inside f
     # removes the handle during the call. (On ThreadPool this runs in a

@@ -403,7 +403,7 @@ def test_handles_are_scatterpool_and_pymor_remote_objects(make):
         results = pool.apply(lambda a, b=None: (a, b), handles[0], b=handles[1])
         assert [a for a, _ in results] == [[1]] * len(pool)
         assert [x for _, part in results for x in part] == [1, 2, 3]
-        assert pool.map(lambda x, obj=None: obj + [x], [2, 3], obj=handles[0]) == [[1, 2], [1, 3]]
+        assert pool.map(lambda x, obj=None: [*obj, x], [2, 3], obj=handles[0]) == [[1, 2], [1, 3]]
         for h in handles:
             h.remove()
 
