@@ -142,7 +142,9 @@ const char* const g_doc =
     "A handle to an object held by every worker of a pool (its own copy on each, or one shared\n"
     "immutable). Pass it as an argument to apply or apply_only (positional or keyword; to map as a\n"
     "keyword) and the function gets that worker's object. remove() frees it on every worker; a\n"
-    "handle that is garbage-collected is removed too; in a `with` block it is removed at the end.";
+    "handle that is garbage-collected is removed too; in a `with` block it is removed at the end.\n"
+    "It can be subclassed (a library's own handle type); the pools take a subclass's instances as\n"
+    "their own, and Subclass.adopt(handle) moves a pool's fresh handle into one.";
 
 PyType_Slot g_slots[] = {
     {Py_tp_dealloc, reinterpret_cast<void*>(remote_dealloc)},
