@@ -196,6 +196,9 @@ struct HeldValues {
     PyObject** slots;
     std::uint32_t owned = 0;  // bit k: slots[k] is a strong reference
     ~HeldValues() {
+        if (owned != 0 && !PyGILState_Check()) {
+            return;  // a thread the interpreter is ending (see ~CallState): left to it
+        }
         for (std::size_t k = 0; owned != 0; ++k, owned >>= 1) {
             if ((owned & 1U) != 0) {
                 Py_DECREF(slots[k]);
@@ -204,6 +207,8 @@ struct HeldValues {
     }
 };
 
+// The argument slots of call_in_caller, on the stack; a call with more
+// arguments takes the shared path, whose slots grow on the heap.
 constexpr std::size_t kInCallerSlots = 16;
 
 // apply and apply_only on a pool that runs calls in the caller's thread
