@@ -170,6 +170,25 @@ def test_positional_remote_object_arrives_as_the_workers_object(pool):
         assert pool.apply_only(lambda part: part, n - 1, ro) == chunks[n - 1]
 
 
+@pytest.mark.parametrize("count", [1, 7, 15, 16, 40])
+def test_remote_objects_among_many_arguments_arrive_as_the_workers_objects(pool, count):
+    n = len(pool)
+    with pool.scatter_list(list(range(n))) as ro:
+        positional = [ro if i % 3 == 0 else i for i in range(count)]
+        keywords = {f"k{i}": ro if i % 2 == 0 else i for i in range(count)}
+
+        def collect(*args, **kwargs):
+            return list(args), kwargs
+
+        def seen_by(w):
+            args = [[w] if i % 3 == 0 else i for i in range(count)]
+            return args, {f"k{i}": [w] if i % 2 == 0 else i for i in range(count)}
+
+        expected = [seen_by(w) for w in range(n)]
+        assert pool.apply(collect, *positional, **keywords) == expected
+        assert pool.apply_only(collect, n - 1, *positional, **keywords) == expected[n - 1]
+
+
 def test_map_takes_a_remote_object_as_a_keyword_only(pool):
     with pool.push([1]) as ro:
         with pytest.raises(TypeError, match="keyword"):

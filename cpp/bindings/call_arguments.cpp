@@ -70,8 +70,8 @@ void parse_sequences(CallRequest& request) {
 }  // namespace
 
 CallRequest::~CallRequest() {
-    if (!PyGILState_Check()) {
-        return;  // a thread the interpreter is ending (see ~CallState): the references are left to it
+    if (sequences.empty() || !PyGILState_Check()) {
+        return;  // nothing held, or a thread the interpreter is ending (see ~CallState): left to it
     }
     for (PyObject* o : sequences) Py_DECREF(o);
 }

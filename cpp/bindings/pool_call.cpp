@@ -102,22 +102,23 @@ struct CallPoll {
 
 // Raises the exception merge_errors makes of the workers' ones (the rule
 // lives in Python, once); the lowest worker's if there is no hook or it failed.
-PyObject* raise_errors(CallState& s, const ModuleState& state) {
-    std::size_t lowest = s.blocks;
-    for (std::size_t b = 0; b < s.blocks && lowest == s.blocks; ++b) {
-        if (s.errors[b] != nullptr) {
+// errors[b] is the exception (owned, or null) of worker first_worker + b.
+PyObject* raise_errors(PyObject** errors, std::size_t blocks, std::size_t first_worker, const ModuleState& state) {
+    std::size_t lowest = blocks;
+    for (std::size_t b = 0; b < blocks && lowest == blocks; ++b) {
+        if (errors[b] != nullptr) {
             lowest = b;
         }
     }
     PyObject* merged = nullptr;
     if (state.merge_errors) {
-        py::dict errors;
-        for (std::size_t b = 0; b < s.blocks; ++b) {
-            if (s.errors[b] != nullptr) {
-                errors[py::int_(s.worker_of(b))] = py::handle(s.errors[b]);
+        py::dict by_worker;
+        for (std::size_t b = 0; b < blocks; ++b) {
+            if (errors[b] != nullptr) {
+                by_worker[py::int_(first_worker + b)] = py::handle(errors[b]);
             }
         }
-        merged = PyObject_CallOneArg(state.merge_errors.ptr(), errors.ptr());
+        merged = PyObject_CallOneArg(state.merge_errors.ptr(), by_worker.ptr());
         if (merged != nullptr && !PyExceptionInstance_Check(merged)) {
             Py_CLEAR(merged);
             PyErr_SetString(PyExc_TypeError, "scatterpool: merge_errors must return an exception");
@@ -127,7 +128,7 @@ PyObject* raise_errors(CallState& s, const ModuleState& state) {
         }
     }
     if (merged == nullptr) {
-        merged = std::exchange(s.errors[lowest], nullptr);
+        merged = std::exchange(errors[lowest], nullptr);
     }
     restore_exception(merged);
     return nullptr;
@@ -136,7 +137,7 @@ PyObject* raise_errors(CallState& s, const ModuleState& state) {
 PyObject* collect(CallState& s, const ModuleState& state) {
     for (PyObject* e : s.errors) {
         if (e != nullptr) {
-            return raise_errors(s, state);
+            return raise_errors(s.errors.data(), s.blocks, s.worker_of(0), state);
         }
     }
     if (s.kind == CallKind::apply_only) {
@@ -188,10 +189,82 @@ void start(Pool& pool, CallState& s, Pool::Poll poll) {
     }
 }
 
+// The references call_in_caller holds: the values of the RemoteObject
+// arguments (f may drop such an object from the registry while it runs).
+// The caller's own arguments are borrowed, as a vectorcall passes them.
+struct HeldValues {
+    PyObject** slots;
+    std::uint32_t owned = 0;  // bit k: slots[k] is a strong reference
+    ~HeldValues() {
+        if (owned != 0 && !PyGILState_Check()) {
+            return;  // a thread the interpreter is ending (see ~CallState): left to it
+        }
+        for (std::size_t k = 0; owned != 0; ++k, owned >>= 1) {
+            if ((owned & 1U) != 0) {
+                Py_DECREF(slots[k]);
+            }
+        }
+    }
+};
+
+// The argument slots of call_in_caller, on the stack; a call with more
+// arguments takes the shared path, whose slots grow on the heap.
+constexpr std::size_t kInCallerSlots = 16;
+
+// apply and apply_only on a pool that runs calls in the caller's thread
+// (DummyPool): one worker, so nothing is copied and no state outlives the
+// call. No allocation, no reference taken on the caller's arguments.
+PyObject* call_in_caller(PyPool& p, const CallRequest& request) {
+    Pool& pool = *p.pool;
+    const std::size_t count = request.npos + request.nkw;
+    PyObject* argv[kInCallerSlots];  // slot 0: scratch for PY_VECTORCALL_ARGUMENTS_OFFSET
+    PyObject** slots = argv + 1;
+    HeldValues held{slots};
+    const std::size_t worker = request.kind == CallKind::apply_only ? request.worker : 0;
+    for (std::size_t k = 0; k < count; ++k) {
+        PyObject* value = request.values[k];
+        if (RemoteHandle* handle = as_remote_handle(value)) {
+            pool.check_handle(*handle);
+            value = Py_NewRef(py_value(pool.registry()->get(worker, handle->id())));
+            held.owned |= std::uint32_t{1} << k;
+        }
+        slots[k] = value;
+    }
+    PyObject* result = nullptr;
+    auto task = [&](std::size_t) {
+        result = PyObject_Vectorcall(request.function, slots, request.npos | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                     request.kwnames);
+    };
+    if (request.kind == CallKind::apply_only) {
+        pool.run_one(worker, task);
+    } else {
+        pool.run_all(task);
+    }
+    if (result == nullptr) {
+        PyObject* error = fetch_exception();
+        raise_errors(&error, 1, worker, *p.state);
+        Py_XDECREF(error);  // still ours unless raised as it is
+        return nullptr;
+    }
+    if (request.kind == CallKind::apply_only) {
+        return result;
+    }
+    PyObject* list = PyList_New(1);
+    if (list == nullptr) {
+        Py_DECREF(result);
+        return nullptr;
+    }
+    PyList_SET_ITEM(list, 0, result);
+    return list;
+}
+
 }  // namespace
 
 PyObject* run_call(PyPool& p, CallRequest& request) {
     Pool& pool = *p.pool;
+    if (p.runs_in_caller && request.kind != CallKind::map && 1 + request.npos + request.nkw <= kInCallerSlots) {
+        return call_in_caller(p, request);
+    }
     if (p.runs_in_caller) {
         CallState s;
         prepare(s, p, request);
