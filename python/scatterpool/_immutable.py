@@ -15,6 +15,7 @@ __all__ = [
     "Immutable",
     "immutable_types",
     "is_immutable",
+    "items_shareable",
     "is_shareable",
     "push_values",
     "shared_key",
@@ -130,6 +131,20 @@ def is_shareable(obj: object) -> bool:
     ndarray subclass.
     """
     return _shareable(obj)
+
+
+def items_shareable(items: Any) -> bool:
+    """Whether every item of a sequence (a chunk of a ``map``) may be shared, as :func:`is_shareable` says.
+
+    Decided by the items' types first (at C speed: a map's items are mostly
+    numbers or strings), item by item only where a type alone does not say.
+    """
+    if type(items) is range:
+        return True
+    kinds = set(map(type, items))
+    if all(k in _SHARED_TYPES or issubclass(k, np.generic) or _is_immutable_type(k) for k in kinds):
+        return True
+    return all(_shareable(item) for item in items)
 
 
 def worker_copies(values: tuple[Any, ...], n: int) -> list[tuple[Any, ...]] | None:

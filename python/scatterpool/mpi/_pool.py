@@ -19,7 +19,7 @@ from .. import _core
 from .._arrays import ArrayParts
 from .._base import WorkerPool, immutable_key, merge_worker_errors
 from .._core import InvalidRemoteObjectError, PoolClosedError, ReentrantCallError, RemoteObject
-from .._immutable import worker_copies
+from .._immutable import items_shareable, worker_copies
 from . import _runtime
 from ._client import Client, Link, get_client, values_or_raise
 from ._protocol import Call, CountObjects, FunctionRef, Open, Push, ScatterChunk, ScatterRows, decode_reply
@@ -505,7 +505,7 @@ class MPIPool(WorkerPool):
     def _own_chunk(self, seqs: tuple[Any, ...], offsets: list[int]) -> tuple[Any, ...]:
         """Rank 0's items of a map: as they are on a pool of one rank, else as if sent (unless they may be shared)."""
         chunk = tuple(s[offsets[0] : offsets[1]] for s in seqs)
-        if self._size == 1 or worker_copies(chunk, 0) is None:
+        if self._size == 1 or all(items_shareable(s) for s in chunk):
             return chunk
         try:
             data = dumps(chunk)
