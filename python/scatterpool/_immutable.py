@@ -16,7 +16,6 @@ __all__ = [
     "immutable_types",
     "is_immutable",
     "items_shareable",
-    "is_shareable",
     "push_values",
     "shared_key",
     "worker_copies",
@@ -113,6 +112,9 @@ def is_immutable(obj: object) -> bool:
 
 
 def _shareable(obj: object) -> bool:
+    # Whether the workers of a pool may all get obj itself rather than copies: immutable builtins (and
+    # tuples and frozensets of them), Immutables and pyMOR ImmutableObjects, read-only NumPy arrays of any
+    # ndarray subclass.
     cls = type(obj)
     if cls in _SHARED_TYPES or _is_immutable_type(cls):
         return True
@@ -123,18 +125,8 @@ def _shareable(obj: object) -> bool:
     return False
 
 
-def is_shareable(obj: object) -> bool:
-    """Whether the workers of a pool may all get ``obj`` itself rather than copies.
-
-    Immutable builtins (and tuples and frozensets of them), :class:`Immutable`
-    objects (and pyMOR's ``ImmutableObject``), read-only NumPy arrays of any
-    ndarray subclass.
-    """
-    return _shareable(obj)
-
-
 def items_shareable(items: Any) -> bool:
-    """Whether every item of a sequence (a chunk of a ``map``) may be shared, as :func:`is_shareable` says.
+    """Whether every item of a sequence (a chunk of a ``map``) may be shared, as for an argument.
 
     Decided by the items' types first (at C speed: a map's items are mostly
     numbers or strings), item by item only where a type alone does not say.
