@@ -73,3 +73,53 @@ def test_slow_but_alive_rank_is_not_lost(mode):
                SCATTERPOOL_MPI_TIMEOUT="2")
     assert r.returncode == 0, r.explain()
     assert "SLOW done" in r.stdout and "LOST" not in r.stdout, r.explain()
+
+
+# Along the tree of ranks (rank 0's children: 1, 2, 4, ...; rank 3's parent is 2, rank 7's is 6, whose
+# parent is 4), a rank that is not a child of rank 0 is watched by its parent, which reports it lost.
+@pytest.mark.parametrize(
+    "ranks,when,lost,parent",
+    [(4, "exit", 3, 2), (4, "apply", 3, 2), (4, "idle", 3, 2), (8, "exit", 7, 6), (8, "apply", 5, 4)],
+)
+def test_dead_rank_below_a_child_of_rank_0_raises_on_rank_0(ranks, when, lost, parent):
+    r = launch(ranks, [script("lost_rank.py"), when, str(lost)], timeout=120,
+               mpiexec_flags=["-disable-auto-cleanup"])
+    assert f"LOST: MPI rank {lost} was lost" in r.stdout, r.explain()
+    assert "its process (pid" in r.stdout and "has ended" in r.stdout, r.explain()
+    assert f"found by rank {parent}" in r.stdout, r.explain()
+    assert "REFUSED: WorkerLostError" in r.stdout, r.explain()
+    assert "END" in r.stdout, r.explain()
+    assert r.returncode != 0, r.explain()
+
+
+def test_dead_rank_with_children_raises_on_rank_0():
+    # rank 2 forwards to rank 3; rank 0 watches rank 2 itself
+    r = launch(4, [script("lost_rank.py"), "apply", "2"], timeout=120, mpiexec_flags=["-disable-auto-cleanup"])
+    assert "LOST: MPI rank 2 was lost" in r.stdout, r.explain()
+    assert "has ended" in r.stdout, r.explain()
+    assert "REFUSED: WorkerLostError" in r.stdout, r.explain()
+    assert r.returncode != 0, r.explain()
+
+
+def test_silent_rank_below_a_child_of_rank_0_found_by_the_timeout():
+    r = launch(
+        4,
+        [script("lost_rank.py"), "exit", "3"],
+        timeout=120,
+        mpiexec_flags=["-disable-auto-cleanup"],
+        SCATTERPOOL_MPI_WATCH_PIDS="0",
+        SCATTERPOOL_MPI_TIMEOUT="3",
+    )
+    assert "LOST: MPI rank 3 was lost" in r.stdout, r.explain()
+    assert "no sign of life" in r.stdout and "the timeout is 3 s" in r.stdout, r.explain()
+    assert "found by rank 2" in r.stdout, r.explain()
+    assert r.returncode != 0, r.explain()
+
+
+@pytest.mark.parametrize("mode", ["slow", "late"])
+def test_slow_rank_below_a_child_of_rank_0_is_not_lost(mode):
+    # rank 3 sleeps longer than the timeout: its heartbeats reach rank 2, rank 2's (while it waits) rank 0
+    r = launch(4, [script("lost_rank.py"), mode, "3"], timeout=120, SCATTERPOOL_MPI_WATCH_PIDS="0",
+               SCATTERPOOL_MPI_TIMEOUT="2")
+    assert r.returncode == 0, r.explain()
+    assert "SLOW done" in r.stdout and "LOST" not in r.stdout, r.explain()

@@ -245,7 +245,7 @@ class Client:
             seq = rt.next_seq()
             body = dict.fromkeys(ranks, Remove())  # per rank: each carries its own removals
             with rt.defer_interrupt:
-                reqs = rt.send(self.messages(link, seq, ranks, body))
+                reqs = rt.send(self.messages(link, seq, ranks, body), replies=False)
             rt.complete(reqs, ranks, "a removal")
 
     def close_link(self, link: Link) -> None:
@@ -278,7 +278,7 @@ class Client:
         """Stops the worker ranks (no reply)."""
         rt = self.rt
         ranks = list(range(1, rt.size))
-        reqs = rt.send(self.messages(None, rt.next_seq(), ranks, dict.fromkeys(ranks, Quit())))
+        reqs = rt.send(self.messages(None, rt.next_seq(), ranks, dict.fromkeys(ranks, Quit())), replies=False)
         rt.finished = True
         rt.complete(reqs, ranks, "the shutdown")
 

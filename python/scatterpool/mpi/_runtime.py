@@ -1,26 +1,36 @@
 """The MPI side of scatterpool.mpi: one communicator, framed messages, waits that cannot hang.
 
-Every rank of a launch holds one :class:`Runtime`. Rank 0 sends each worker
-rank its commands as point-to-point messages of pickled bytes (tag ``CMD``)
-and receives one reply per command (tag ``REPLY``); array data moves with
+Every rank of a launch holds one :class:`Runtime`. Commands are messages of
+pickled bytes (tag ``CMD``) that fan out from rank 0 along a binomial tree
+(``_tree``): each rank receives them from its parent in the tree and
+forwards them to its children, and the replies (tag ``REPLY``) come back
+the same way, merged at each rank, so that rank 0 sends and receives
+``ceil(log2 K)`` messages per command of K ranks. Array data moves with
 buffer collectives (``Iscatterv``, ``Ibcast``) on the same communicator.
 
 Nothing here blocks inside MPI: every wait is a loop over ``Test`` /
 ``improbe`` that first spins (yielding the CPU every few hundred polls, or
 every few dozen with more ranks than cores on the host, so that all ranks
 make progress) and then sleeps in growing steps, and that checks on the
-ranks it waits for:
+ranks it waits for, which are the children in the tree of the waiting rank
+(rank 0 and the worker ranks that forward alike):
 
-* a rank on the same host whose process has ended is noticed within
+* a child on the same host whose process has ended is noticed within
   ``LIVENESS_PERIOD`` seconds (its pid is gone from ``/proc``);
-* a worker rank that runs a command sends a sign of life (tag ``ALIVE``)
-  every ``HEARTBEAT_PERIOD`` seconds from a helper thread; a rank waited
-  for that sent nothing for ``timeout`` seconds (default 60, environment
-  variable ``SCATTERPOOL_MPI_TIMEOUT``) counts as lost.
+* a worker rank that runs a command (its own share, or a wait for its
+  children) sends its parent a sign of life (tag ``ALIVE``) every
+  ``HEARTBEAT_PERIOD`` seconds from a helper thread; a child waited for
+  that sent nothing for ``timeout`` seconds (default 60, environment
+  variable ``SCATTERPOOL_MPI_TIMEOUT``; rank 0's value travels with every
+  frame) counts as lost.
 
-A lost rank raises :class:`WorkerLostError` on rank 0, and the runtime is
-broken from then on: MPI offers no way to talk to the other ranks again, so
-the launcher ends the job with ``MPI_Abort``.
+A lost rank raises :class:`WorkerLostError` on rank 0 naming it. When the
+lost rank is not a child of rank 0, its parent finds out and sends a report
+(tag ``LOST``) up the tree at once; each rank on the way passes it on from
+any of its waits, or from its idle loop, and rank 0 looks for reports at
+each check of its own waits. The runtime is broken from then on: MPI offers
+no way to talk to the other ranks again, so the launcher ends the job with
+``MPI_Abort``.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -35,6 +46,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ._protocol import SEQ
+from ._tree import MERGED, REPLIES, Tree, merged_reply, open_frame, unpack_merged
 
 try:
     import _signal as _sig  # type: ignore[import-not-found]  # signal.signal without the enum wrapping: 0.5 us instead of 11
@@ -46,6 +58,8 @@ __all__ = ["Runtime", "WorkerLostError", "import_mpi", "runtime", "start"]
 TAG_CMD = 17
 TAG_REPLY = 18
 TAG_ALIVE = 19
+TAG_LOST = 20  # a rank's report that one of its children (or a rank below) is lost
+_LOST = struct.Struct("<I")  # a report: the lost rank, then why (utf-8)
 
 HEARTBEAT_PERIOD = 0.5  # seconds between signs of life of a busy worker
 LIVENESS_PERIOD = 0.2  # seconds between checks of the processes of a wait
@@ -174,6 +188,16 @@ class Runtime:
         on_host = sum(h == self.host for h, _ in self.procs)
         self.polls = POLLS_BEFORE_YIELD_OVERSUBSCRIBED if on_host > (os.cpu_count() or 1) else POLLS_BEFORE_YIELD
         self.seq = 0
+        self.tree = Tree(self.size, self.rank)
+        # command messages this rank sent to its children and reply messages it received from them
+        # (the tests and the benchmark count them)
+        self.sent = 0
+        self.received = 0
+        # a worker rank: when the command it runs (or forwards) started; its heartbeat looks at it
+        self.busy_since: float | None = None
+        self.awaiting: list[int] = []  # the children this rank forwarded the current command to
+        self.command_seq = 0  # the sequence number of that command
+        self.reported: set[int] = set()  # lost ranks this rank has reported up
         self.defer_interrupt = _DeferInterrupt()
         # collectives an interrupt left running; completed before the next command
         self.unfinished: list[tuple[Any, Any]] = []
@@ -191,21 +215,34 @@ class Runtime:
         if self.broken is not None:
             raise WorkerLostError(f"the MPI ranks cannot work together any more: {self.broken}")
 
-    def send(self, messages: dict[int, bytes]) -> list[Any]:
-        """Sends ``messages[w]`` to each rank ``w``; returns the requests still running.
+    def send(self, messages: dict[int, bytes], replies: bool = True) -> list[Any]:
+        """Sends ``messages[w]`` to each rank ``w`` along the tree; returns the requests still running.
 
+        ``replies``: whether the ranks answer (the ranks that forward a
+        command wait for their children's replies only then).
         A small message goes eagerly (MPI copies it out before ``Send``
         returns, dead receiver or not); a large one starts with ``Isend``,
         and the caller drives it to completion with :meth:`complete`.
         """
+        tree = self.tree
+        if tree.all_leaves:  # K <= 3: every worker is a leaf child of rank 0
+            sends: Any = messages.items()
+        else:
+            sends = tree.frames(messages, REPLIES if replies else 0, self.timeout)
+        return self._send_down(sends)
+
+    def _send_down(self, sends: Iterable[tuple[int, Any]]) -> list[Any]:
         send = self.comm.Send
         isend = self.comm.Isend
         reqs = []
-        for w, data in messages.items():
+        n = 0
+        for w, data in sends:
+            n += 1
             if len(data) < EAGER:
                 send(data, w, TAG_CMD)
             else:
                 reqs.append(isend(data, w, TAG_CMD))
+        self.sent += n
         return reqs
 
     # ------------------------------------------------------------------ #
@@ -218,7 +255,7 @@ class Runtime:
         Testall = self.MPI.Request.Testall
         if Testall(requests):
             return
-        ranks = list(ranks)
+        ranks = self.tree.covering(list(ranks))  # the children in the tree that take part
         self.mark_seen(ranks)  # the timeout counts from the start of the wait
         next_check = time.monotonic() + LIVENESS_PERIOD
         polls = 0
@@ -230,25 +267,38 @@ class Runtime:
                 now = time.monotonic()
                 if now >= next_check:
                     next_check = now + LIVENESS_PERIOD
-                    self._drain_alive()
-                    self._check_alive(ranks, now, what)
+                    self._watch(ranks, now, what)
 
-    def collect(self, expected: Sequence[int], seq: int, what: str) -> dict[int, bytearray]:
-        """Waits for the reply to command ``seq`` of each rank in ``expected``."""
+    def collect(self, expected: Sequence[int], seq: int, what: str) -> dict[int, Any]:
+        """Waits for the reply to command ``seq`` of each rank in ``expected``; rank -> its reply message."""
+        if not expected:
+            return {}
+        tree = self.tree
+        if tree.all_leaves:
+            return self._gather(expected, seq, what)
+        replies: dict[int, Any] = {}
+        for child, message in self._gather(tree.covering(expected), seq, what).items():
+            if SEQ.unpack_from(message)[0] == seq:
+                replies[child] = message
+            else:
+                unpack_merged(message, replies)
+        return replies
+
+    def _gather(self, children: Sequence[int], seq: int, what: str) -> dict[int, bytearray]:
+        """One reply message to command ``seq`` from each of ``children``: a plain or a merged reply."""
         MPI = self.MPI
         BYTE = MPI.BYTE
         improbe = self.comm.improbe
         status = self.status
-        pending = set(expected)
+        pending = set(children)
         replies: dict[int, bytearray] = {}
-        if not pending:
-            return replies
         start = time.monotonic()
         spin_until = start + self.spin
         next_check = start + LIVENESS_PERIOD
         sleep = 0.0
         polls = 0
         every = self.polls
+        merged = seq | MERGED
         source = next(iter(pending)) if len(pending) == 1 else MPI.ANY_SOURCE
         waited = False
         while pending:
@@ -257,8 +307,10 @@ class Runtime:
                 src = status.Get_source()
                 buf = bytearray(status.Get_count(BYTE))
                 msg.Recv(buf)
-                # a reply starts with the command's sequence number (8 bytes)
-                if SEQ.unpack_from(buf)[0] == seq and src in pending:
+                self.received += 1
+                # a reply starts with the command's sequence number (8 bytes; a merged one with MERGED set)
+                head = SEQ.unpack_from(buf)[0]
+                if head in (seq, merged) and src in pending:
                     replies[src] = buf
                     pending.discard(src)
                     if len(pending) == 1:
@@ -275,8 +327,7 @@ class Runtime:
                     for w in pending:
                         self.last_seen[w] = max(self.last_seen[w], start)
                 next_check = now + LIVENESS_PERIOD
-                self._drain_alive()
-                self._check_alive(pending, now, what)
+                self._watch(pending, now, what)
             if now < spin_until:
                 os.sched_yield()
             else:
@@ -284,6 +335,12 @@ class Runtime:
                 time.sleep(sleep)
                 polls = every - 1  # one poll per sleep from now on
         return replies
+
+    def _watch(self, ranks: Iterable[int], now: float, what: str) -> None:
+        """One check of a wait: signs of life and reports of lost ranks read, the children waited for checked."""
+        self._drain_alive()
+        self._drain_lost(what)
+        self._check_alive(ranks, now, what)
 
     def _drain_alive(self) -> None:
         MPI = self.MPI
@@ -314,11 +371,35 @@ class Runtime:
                 )
 
     def _lost(self, w: int, why: str, what: str) -> None:
+        """Rank 0: raises WorkerLostError. A worker rank: reports the loss to its parent (once) and goes on waiting."""
+        if self.rank != 0:
+            if w not in self.reported:
+                self.reported.add(w)
+                report = _LOST.pack(w) + f"{why} (found by rank {self.rank})".encode()
+                self.comm.Send(report, self.tree.parent, TAG_LOST)
+            return
         self.broken = f"MPI rank {w} was lost during {what}: {why}"
         raise WorkerLostError(
             f"{self.broken}. The pool cannot be used any more; the launcher ends the MPI job "
             f"with MPI_Abort when the script ends."
         )
+
+    def _drain_lost(self, what: str) -> None:
+        """Reads the reports of lost ranks from the children: rank 0 raises, a worker rank passes them up."""
+        MPI = self.MPI
+        status = self.status
+        while True:
+            msg = self.comm.improbe(MPI.ANY_SOURCE, TAG_LOST, status)
+            if msg is None:
+                return
+            report = bytearray(status.Get_count(MPI.BYTE))
+            msg.Recv([report, MPI.BYTE])
+            (w,) = _LOST.unpack_from(report)
+            if self.rank == 0:
+                self._lost(w, report[_LOST.size :].decode(errors="replace"), what)
+            elif w not in self.reported:
+                self.reported.add(w)
+                self.comm.Send(report, self.tree.parent, TAG_LOST)
 
     def mark_seen(self, ranks: Iterable[int]) -> None:
         now = time.monotonic()
@@ -328,20 +409,41 @@ class Runtime:
     # ------------------------------------------------------------------ #
     # worker ranks                                                         #
     # ------------------------------------------------------------------ #
-    def receive_command(self) -> bytearray | None:
-        """The next command from rank 0 (None if rank 0's process is gone)."""
+    def receive_command(self) -> Any:
+        """The next command for this rank (None if rank 0's process is gone).
+
+        A rank with children in the tree forwards each command to those of
+        its children whose subtrees take part first; a command only for
+        ranks below this one is forwarded here, and their replies passed up.
+        """
+        while True:
+            buf = self._receive_from_parent()
+            if buf is None or not self.tree.children:
+                return buf
+            self.busy_since = time.monotonic()
+            own = self._forward(buf)
+            if own is not None:
+                return own
+            if self.awaiting:
+                self._reply_up(None)
+            self.busy_since = None
+
+    def _receive_from_parent(self) -> bytearray | None:
         BYTE = self.MPI.BYTE
         improbe = self.comm.improbe
         status = self.status
+        parent = self.tree.parent
         start = time.monotonic()
         spin_until = start + self.spin
         next_check = start + 1.0
+        next_relay = start + LIVENESS_PERIOD
         sleep = 0.0
         pid0 = self.procs[0][1]
         polls = 0
         every = self.polls
+        forwards = bool(self.tree.children)
         while True:
-            msg = improbe(0, TAG_CMD, status)
+            msg = improbe(parent, TAG_CMD, status)
             if msg is not None:
                 buf = bytearray(status.Get_count(BYTE))
                 msg.Recv(buf)
@@ -356,19 +458,84 @@ class Runtime:
             sleep = min(MAX_SLEEP, sleep * 2 if sleep else 5e-5)
             time.sleep(sleep)
             polls = every - 1
+            if forwards and now >= next_relay:  # reports of lost ranks go up from here too
+                next_relay = now + LIVENESS_PERIOD
+                self._drain_alive()
+                self._drain_lost("")
             if now >= next_check:
                 next_check = now + 1.0
                 if self.watchable[0] and _process_state(pid0) is False:
                     return None
 
-    def reply(self, data: bytes | bytearray) -> None:
-        if len(data) < EAGER:
-            self.comm.Send(data, 0, TAG_REPLY)
+    def _forward(self, frame: bytearray) -> Any:
+        """Sends a frame's commands on to the children; this rank's own message (None: not for this rank)."""
+        flags, timeout, content = open_frame(frame)
+        self.timeout = timeout
+        tree = self.tree
+        own: Any
+        if not isinstance(content, dict):  # UNIFORM
+            own = content
+            sends = tree.forward(frame, content)
+            self.command_seq = SEQ.unpack_from(content)[0]
         else:
-            self.wait_local([self.comm.Isend(data, 0, TAG_REPLY)])
+            own = content.pop(self.rank, None)
+            sends = tree.frames(content, flags, timeout)
+            any_message = own if own is not None else next(iter(content.values()))
+            self.command_seq = SEQ.unpack_from(any_message)[0]
+        reqs = self._send_down(sends)
+        self.awaiting = [c for c, _ in sends] if flags & REPLIES else []
+        if reqs:
+            self._wait_children(reqs, [c for c, _ in sends], "a command's forwarding")
+        if own is not None and len(own) < 65536:
+            own = bytearray(own)  # small: as a message received directly
+        return own
+
+    def reply(self, data: bytes | bytearray) -> None:
+        """Sends this rank's reply to its parent, merged with its children's when it forwarded the command."""
+        if self.awaiting:
+            self._reply_up(data)
+        elif len(data) < EAGER:
+            self.comm.Send(data, self.tree.parent, TAG_REPLY)
+        else:
+            self._wait_unwatched([self.comm.Isend(data, self.tree.parent, TAG_REPLY)])
+
+    def _reply_up(self, data: bytes | bytearray | None) -> None:
+        seq = self.command_seq
+        received = self._gather(self.awaiting, seq, "a command")
+        self.awaiting = []
+        own = (self.rank, data) if data is not None else None
+        message = merged_reply(SEQ.pack(seq | MERGED), own, list(received.items()), seq)
+        if len(message) < EAGER:
+            self.comm.Send(message, self.tree.parent, TAG_REPLY)
+        else:
+            self._wait_unwatched([self.comm.Isend(message, self.tree.parent, TAG_REPLY)])
 
     def wait_local(self, requests: list[Any]) -> None:
-        """A worker's wait for its part of a transfer (rank 0 watches the others)."""
+        """A worker's wait for its part of a collective, watching its children in the tree."""
+        if self.tree.children:
+            self._wait_children(requests, self.tree.children, "a collective")
+        else:
+            self._wait_unwatched(requests)
+
+    def _wait_children(self, requests: list[Any], children: list[int], what: str) -> None:
+        Testall = self.MPI.Request.Testall
+        if Testall(requests):
+            return
+        self.mark_seen(children)  # the timeout counts from the start of the wait
+        next_check = time.monotonic() + LIVENESS_PERIOD
+        polls = 0
+        every = self.polls
+        while not Testall(requests):
+            polls += 1
+            if polls % every == 0:
+                os.sched_yield()
+                now = time.monotonic()
+                if now >= next_check:
+                    next_check = now + LIVENESS_PERIOD
+                    self._watch(children, now, what)
+
+    def _wait_unwatched(self, requests: list[Any]) -> None:
+        """A wait for a send to the parent (its parent, and rank 0, watch it)."""
         Testall = self.MPI.Request.Testall
         polls = 0
         every = self.polls
@@ -379,17 +546,17 @@ class Runtime:
 
 
 class Heartbeat:
-    """A worker's helper thread: a sign of life to rank 0 while a command runs long.
+    """A worker's helper thread: a sign of life to its parent in the tree while a command runs long.
 
     While a command has been running for ``HEARTBEAT_PERIOD / 2`` seconds or
-    more, it sends rank 0 an empty message every ``HEARTBEAT_PERIOD / 2``
-    seconds. It needs the GIL for that: a function that holds the GIL for
-    longer than rank 0's timeout looks lost.
+    more (``Runtime.busy_since``: the rank's own share, or the wait for its
+    children), it sends its parent an empty message every
+    ``HEARTBEAT_PERIOD / 2`` seconds. It needs the GIL for that: a function
+    that holds the GIL for longer than the timeout looks lost.
     """
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.busy_since: float | None = None
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         if rt.threads_ok:
@@ -397,15 +564,17 @@ class Heartbeat:
             self.thread.start()
 
     def _run(self) -> None:
-        MPI = self.rt.MPI
-        comm = self.rt.comm
+        rt = self.rt
+        MPI = rt.MPI
+        comm = rt.comm
+        parent = rt.tree.parent
         pending: list[Any] = []
         while not self.stopping.wait(HEARTBEAT_PERIOD / 2):
-            since = self.busy_since
+            since = rt.busy_since
             if since is not None and time.monotonic() - since >= HEARTBEAT_PERIOD / 2:
                 pending = [r for r in pending if not r.Test()]
-                if len(pending) < 4:  # rank 0 may not listen now; do not pile up
-                    pending.append(comm.Isend([b"", MPI.BYTE], 0, TAG_ALIVE))
+                if len(pending) < 4:  # the parent may not listen now; do not pile up
+                    pending.append(comm.Isend([b"", MPI.BYTE], parent, TAG_ALIVE))
 
     def stop(self) -> None:
         """Ends the thread (before MPI is finalized)."""

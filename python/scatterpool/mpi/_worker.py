@@ -223,12 +223,12 @@ def serve(rt: _runtime.Runtime) -> int:
             if buf is None:
                 sys.stderr.write(f"scatterpool.mpi: rank {rt.rank}: rank 0 is gone; the worker stops\n")
                 return 1
-            heartbeat.busy_since = time.monotonic()
+            rt.busy_since = time.monotonic()
             try:
                 if not state.handle(buf):
                     break
             finally:
-                heartbeat.busy_since = None
+                rt.busy_since = None
     except BaseException:
         sys.stderr.write(f"scatterpool.mpi: rank {rt.rank}: the worker loop failed:\n{traceback.format_exc()}")
         sys.stderr.flush()

@@ -1,7 +1,9 @@
 """A worker rank dies (or goes silent) in the middle of a call: rank 0 must fail, not hang.
 
-usage: lost_rank.py exit|slow|idle|late
-  exit: the last rank calls os._exit(3) inside apply_only
+usage: lost_rank.py exit|apply|slow|idle|late [rank]
+  rank: the rank that dies or is slow (default: the last one)
+  exit: the rank calls os._exit(3) inside apply_only
+  apply: the rank calls os._exit(3) inside an apply that every rank runs
   slow: the last rank sleeps longer than the timeout, but is alive: no error
   idle: the last rank exits between two calls (on a signal from rank 0); the next call finds out
   late: rank 0 does other work for longer than the timeout, then a slow call: no error
@@ -12,6 +14,7 @@ import signal
 import sys
 import time
 
+import scatterpool as sp
 from scatterpool.mpi import MPIPool, WorkerLostError
 
 
@@ -33,13 +36,24 @@ def wait_until_gone(pid):
         time.sleep(0.01)
 
 
+def exit_on(rank):
+    def f():
+        if sp.worker_index() == rank:
+            os._exit(3)
+        return rank
+
+    return f
+
+
 mode = sys.argv[1]
 pool = MPIPool()
-last = len(pool) - 1
+last = int(sys.argv[2]) if len(sys.argv) > 2 else len(pool) - 1
 print("READY", len(pool), flush=True)
 try:
     if mode == "exit":
         pool.apply_only(lambda: os._exit(3), last)
+    elif mode == "apply":
+        pool.apply(exit_on(last))
     elif mode == "slow":
         print("SLOW", pool.apply_only(lambda: (time.sleep(4.0), "done")[1], last), flush=True)
     elif mode == "late":
