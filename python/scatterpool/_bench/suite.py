@@ -61,6 +61,8 @@ CONFIGS = [
     Config("mpi-2", "mpi_pool", "MPIPool (2 ranks) beside raw mpi4py and pyMOR's MPIPool", ("mpi4py",), 2),
     *[Config(f"mpi-{k}", "mpi_ranks", f"MPIPool ({k} ranks).apply(f) beside raw bcast + gather", ("mpi4py",), k)
       for k in (1, 3, 4)],
+    Config("mpi-tree", "mpi_tree", "messages per MPIPool.apply along the tree at K = 2..16, cost model for K = 1024",
+           ("mpi4py",)),
     Config("pymor-e2e", "pymor_e2e", "pyMOR's rb_greedy and error analysis (bench/bench_pymor.py)",
            needs=("pymor",), quick=False),
 ]
@@ -118,7 +120,7 @@ def select(only: list[str] | None, quick: bool, pymor_script: str | None) -> tup
         if missing:
             what, extra = EXTRAS[missing[0]]
             why = f"{what} is not installed (the {extra} extra brings it: pip install 'scatterpool[{extra}]')"
-        elif c.mpi() and mpiexec is None:
+        elif (c.mpi() or "mpi4py" in c.needs) and mpiexec is None:  # mpi-tree launches mpiexec itself
             why = "mpiexec is not on PATH (the mpi extra brings the mpich wheel's: pip install 'scatterpool[mpi]')"
         elif c.name == "pymor-e2e" and not installed("scatterpool.pymor"):
             why = "scatterpool.pymor is not in this build of scatterpool"
