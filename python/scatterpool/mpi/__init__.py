@@ -24,14 +24,21 @@ pool stays usable. An argument that does not pickle raises :class:`SendError`
 (a ``TypeError``) before anything is sent. A rank that dies makes rank 0
 raise :class:`WorkerLostError` instead of hanging:
 
-* within 0.2 s when its process was on the same host (rank 0 watches the
-  pids of the ranks it waits for; ``SCATTERPOOL_MPI_WATCH_PIDS=0`` turns that
-  off, say for ranks in other pid namespaces under the same host name);
+* within 0.2 s when its process was on the same host as the rank that
+  watches it (each rank watches the pids of the ranks it waits for;
+  ``SCATTERPOOL_MPI_WATCH_PIDS=0`` turns that off, say for ranks in other
+  pid namespaces under the same host name);
 * otherwise after ``timeout`` seconds without a sign of life, counted from
   the start of the wait: 60 by default, ``MPIPool(timeout=...)`` or the
   environment variable ``SCATTERPOOL_MPI_TIMEOUT``. A busy worker sends a
   sign of life every 0.25 s from a helper thread, which needs the GIL: a
   function that holds the GIL longer than the timeout looks lost.
+
+Commands and replies travel along a binomial tree of the ranks (rank 0 sends
+and receives ``ceil(log2 K)`` messages per call of K ranks), so a rank is
+watched by its parent in the tree: a rank lost below one of rank 0's
+children is reported up by its parent, and the error names it and the rank
+that found it.
 
 MPI cannot carry on without a rank, so the launcher then ends the job with
 ``MPI_Abort`` (exit status not 0). Note that MPICH's ``mpiexec`` itself ends

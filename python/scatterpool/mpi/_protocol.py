@@ -5,7 +5,8 @@ followed by a pickle of a :class:`Command`: the pool it is for, the
 housekeeping that rides along (:class:`Extras`) and a body, one structure per
 kind of command (:class:`Open` ... :class:`Call`). Each worker rank answers
 every command but :class:`Remove` and :class:`Quit` with a reply: the same
-sequence number, then a pickle of a :class:`Reply`.
+sequence number, then a pickle of a :class:`Reply`. Both pass along the
+tree of ranks unchanged, inside the frames and merged replies of ``_tree``.
 
 The structures are named tuples. On the wire each travels as a plain tuple
 (a body with a small code for its kind), because pickling a class instance

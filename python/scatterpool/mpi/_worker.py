@@ -3,8 +3,11 @@
 A worker rank waits for commands from rank 0 (see ``_protocol``), keeps the
 objects of every open pool in the core's ``Registry`` (one slot: its own
 object, under the id rank 0 gave it), runs functions and sends back one
-reply per command. It serves until rank 0 sends :class:`Quit` (the script
-ended) or rank 0's process is gone.
+reply per command. Commands and replies pass along the tree of ranks
+(``_tree``): the runtime forwards each command to the rank's children
+before the rank runs it, and merges their replies into the rank's own. It
+serves until rank 0 sends :class:`Quit` (the script ended) or rank 0's
+process is gone.
 """
 
 from __future__ import annotations
