@@ -189,6 +189,8 @@ class Runtime:
         self.polls = POLLS_BEFORE_YIELD_OVERSUBSCRIBED if on_host > (os.cpu_count() or 1) else POLLS_BEFORE_YIELD
         self.seq = 0
         self.tree = Tree(self.size, self.rank)
+        self.flat = self.tree.all_leaves  # all children are leaves: plain messages only (rank 0 for K <= 3)
+        self.parent = self.tree.parent
         # command messages this rank sent to its children and reply messages it received from them
         # (the tests and the benchmark count them)
         self.sent = 0
@@ -224,12 +226,18 @@ class Runtime:
         returns, dead receiver or not); a large one starts with ``Isend``,
         and the caller drives it to completion with :meth:`complete`.
         """
-        tree = self.tree
-        if tree.all_leaves:  # K <= 3: every worker is a leaf child of rank 0
-            sends: Any = messages.items()
-        else:
-            sends = tree.frames(messages, REPLIES if replies else 0, self.timeout)
-        return self._send_down(sends)
+        if self.flat:  # K <= 3: every worker is a leaf child of rank 0, the path of every call
+            send = self.comm.Send
+            isend = self.comm.Isend
+            reqs = []
+            for w, data in messages.items():
+                if len(data) < EAGER:
+                    send(data, w, TAG_CMD)
+                else:
+                    reqs.append(isend(data, w, TAG_CMD))
+            self.sent += len(messages)
+            return reqs
+        return self._send_down(self.tree.frames(messages, REPLIES if replies else 0, self.timeout))
 
     def _send_down(self, sends: Iterable[tuple[int, Any]]) -> list[Any]:
         send = self.comm.Send
@@ -273,11 +281,10 @@ class Runtime:
         """Waits for the reply to command ``seq`` of each rank in ``expected``; rank -> its reply message."""
         if not expected:
             return {}
-        tree = self.tree
-        if tree.all_leaves:
+        if self.flat:
             return self._gather(expected, seq, what)
         replies: dict[int, Any] = {}
-        for child, message in self._gather(tree.covering(expected), seq, what).items():
+        for child, message in self._gather(self.tree.covering(expected), seq, what).items():
             if SEQ.unpack_from(message)[0] == seq:
                 replies[child] = message
             else:
@@ -416,9 +423,11 @@ class Runtime:
         its children whose subtrees take part first; a command only for
         ranks below this one is forwarded here, and their replies passed up.
         """
+        if not self.tree.children:  # a leaf: plain messages only
+            return self._receive_from_parent()
         while True:
             buf = self._receive_from_parent()
-            if buf is None or not self.tree.children:
+            if buf is None:
                 return buf
             self.busy_since = time.monotonic()
             own = self._forward(buf)
@@ -495,9 +504,9 @@ class Runtime:
         if self.awaiting:
             self._reply_up(data)
         elif len(data) < EAGER:
-            self.comm.Send(data, self.tree.parent, TAG_REPLY)
+            self.comm.Send(data, self.parent, TAG_REPLY)
         else:
-            self._wait_unwatched([self.comm.Isend(data, self.tree.parent, TAG_REPLY)])
+            self._wait_unwatched([self.comm.Isend(data, self.parent, TAG_REPLY)])
 
     def _reply_up(self, data: bytes | bytearray | None) -> None:
         seq = self.command_seq
@@ -506,9 +515,9 @@ class Runtime:
         own = (self.rank, data) if data is not None else None
         message = merged_reply(SEQ.pack(seq | MERGED), own, list(received.items()), seq)
         if len(message) < EAGER:
-            self.comm.Send(message, self.tree.parent, TAG_REPLY)
+            self.comm.Send(message, self.parent, TAG_REPLY)
         else:
-            self._wait_unwatched([self.comm.Isend(message, self.tree.parent, TAG_REPLY)])
+            self._wait_unwatched([self.comm.Isend(message, self.parent, TAG_REPLY)])
 
     def wait_local(self, requests: list[Any]) -> None:
         """A worker's wait for its part of a collective, watching its children in the tree."""
