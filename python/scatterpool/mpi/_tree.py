@@ -5,8 +5,8 @@ rank ``r > 0`` is ``r`` with its lowest set bit cleared; the children of
 ``r`` are ``r + m`` for the powers of two ``m`` below the lowest set bit of
 ``r`` (for rank 0: below ``K``), the largest first, and the subtree of child
 ``c = r + m`` is the contiguous range ``c .. c + m - 1`` (cut at ``K``).
-Rank 0 has ``ceil(log2 K)`` children and the tree is ``ceil(log2 K)`` levels
-deep, so rank 0 sends and receives ``ceil(log2 K)`` messages per command
+Rank 0 has ``ceil(log2 K)`` children and the tree is at most ``ceil(log2 K)``
+levels deep, so rank 0 sends and receives ``ceil(log2 K)`` messages per command
 instead of ``2 (K - 1)``. At ``K <= 3`` every worker is a child of rank 0
 and a leaf: the messages are those of a flat fan-out, byte for byte.
 
@@ -78,7 +78,8 @@ class Tree:
         self.ends = {c: min(c + (c - rank), size) for c in children}
         self.leaves = {c for c in children if self.ends[c] == c + 1}
         self.all_leaves = len(self.leaves) == len(children)
-        self.depth = (size - 1).bit_length()
+        # the most set bits of a rank below size: log2(size) for a power of two, else ceil(log2 size) - 1
+        self.depth = (size - 1).bit_length() - (1 if size & (size - 1) else 0)
 
     def child_of(self, w: int) -> int:
         """The child of this rank whose subtree holds rank ``w`` (a rank below this one)."""
