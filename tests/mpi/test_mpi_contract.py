@@ -7,10 +7,12 @@ Each test launches
 
 Rank 0 runs pytest, whose ``pool`` fixture then yields an ``MPIPool`` of K
 workers, while ranks 1 .. K-1 serve it (the test modules are importable there:
-rank 0's ``sys.path`` goes with the calls). At 1, 2 and 3 ranks the whole suite
-runs, with the MPI-only checks of ``mpi_only_checks.py``; at 4, 5 and 8 ranks
-(more ranks than the machine has cores) the checks marked ``distribution``,
-which decide what each worker gets. The inner run must pass and run tests.
+rank 0's ``sys.path`` goes with the calls). At 1, 2, 3 and 8 ranks the whole
+suite runs, with the MPI-only checks of ``mpi_only_checks.py`` (at 8 ranks the
+commands and replies of most workers pass through other workers: the tree of
+ranks is three levels deep); at 4 and 5 ranks (more ranks than the machine has
+cores) the checks marked ``distribution``, which decide what each worker gets.
+The inner run must pass and run tests.
 """
 
 from __future__ import annotations
@@ -58,11 +60,11 @@ def run_inner_pytest(ranks: int, files: list[str], *options: str):
     return r
 
 
-@pytest.mark.parametrize("ranks", [1, 2, 3])
+@pytest.mark.parametrize("ranks", [1, 2, 3, 8])
 def test_contract_suite_on_mpipool(ranks):
     run_inner_pytest(ranks, [*contract_files(), str(MPI_ONLY_CHECKS)])
 
 
-@pytest.mark.parametrize("ranks", [4, 5, 8])
+@pytest.mark.parametrize("ranks", [4, 5])
 def test_distribution_on_more_ranks_than_cores(ranks):
     run_inner_pytest(ranks, [*contract_files(), str(MPI_ONLY_CHECKS)], "-m", "distribution")
