@@ -31,9 +31,17 @@ Replies (:func:`merged_reply`): a rank that forwarded a command waits for
 one message from each child it forwarded to, and sends its parent one
 message: the sequence number with ``MERGED`` set, then ``(rank, length)``
 entries, each followed by the rank's reply as that rank sent it. Entries of
-a child's merged reply are copied along as they are, never unpickled. A
-rank that forwarded nothing replies with its own reply message, as a leaf
-does.
+a child's merged reply are copied along as they are, never unpickled (one
+copy of each reply per level: large results cost their bytes once per level
+on the way, in ``ceil(log2 K)`` messages at rank 0). A rank that forwarded
+nothing replies with its own reply message, as a leaf does.
+
+Why point-to-point messages along a tree rather than MPI's non-blocking
+collectives (which use trees themselves): a command may differ per rank
+and may go to some ranks only (``apply_only``, removals), which a broadcast
+cannot say; and a collective with a dead rank leaves the others waiting
+without telling which rank is missing, while here each rank waits for its
+children by name and can watch each of them (see ``_runtime``).
 """
 
 from __future__ import annotations
