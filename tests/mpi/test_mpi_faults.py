@@ -92,6 +92,17 @@ def test_dead_rank_below_a_child_of_rank_0_raises_on_rank_0(ranks, when, lost, p
     assert r.returncode != 0, r.explain()
 
 
+@pytest.mark.parametrize("ranks,lost,parent", [(4, 3, 2), (8, 7, 6)])
+def test_dead_rank_found_while_its_parent_runs_a_long_function(ranks, lost, parent):
+    # the parent's function never returns: the parent's helper thread reports the dead child
+    r = launch(ranks, [script("lost_rank.py"), "busy_parent", str(lost)], timeout=120,
+               mpiexec_flags=["-disable-auto-cleanup"])
+    assert f"LOST: MPI rank {lost} was lost" in r.stdout, r.explain()
+    assert "has ended" in r.stdout and f"found by rank {parent}" in r.stdout, r.explain()
+    assert "END" in r.stdout, r.explain()
+    assert r.returncode != 0, r.explain()
+
+
 def test_dead_rank_with_children_raises_on_rank_0():
     # rank 2 forwards to rank 3; rank 0 watches rank 2 itself
     r = launch(4, [script("lost_rank.py"), "apply", "2"], timeout=120, mpiexec_flags=["-disable-auto-cleanup"])

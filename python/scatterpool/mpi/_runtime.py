@@ -380,16 +380,20 @@ class Runtime:
     def _lost(self, w: int, why: str, what: str) -> None:
         """Rank 0: raises WorkerLostError. A worker rank: reports the loss to its parent (once) and goes on waiting."""
         if self.rank != 0:
-            if w not in self.reported:
-                self.reported.add(w)
-                report = _LOST.pack(w) + f"{why} (found by rank {self.rank})".encode()
-                self.comm.Send(report, self.tree.parent, TAG_LOST)
+            self.report_lost(w, why)
             return
         self.broken = f"MPI rank {w} was lost during {what}: {why}"
         raise WorkerLostError(
             f"{self.broken}. The pool cannot be used any more; the launcher ends the MPI job "
             f"with MPI_Abort when the script ends."
         )
+
+    def report_lost(self, w: int, why: str) -> None:
+        """A worker rank: tells its parent (once) that rank ``w`` below it is lost."""
+        if w not in self.reported:
+            self.reported.add(w)
+            report = _LOST.pack(w) + f"{why} (found by rank {self.rank})".encode()
+            self.comm.Send(report, self.parent, TAG_LOST)
 
     def _drain_lost(self, what: str) -> None:
         """Reads the reports of lost ranks from the children: rank 0 raises, a worker rank passes them up."""
@@ -561,7 +565,10 @@ class Heartbeat:
     more (``Runtime.busy_since``: the rank's own share, or the wait for its
     children), it sends its parent an empty message every
     ``HEARTBEAT_PERIOD / 2`` seconds. It needs the GIL for that: a function
-    that holds the GIL for longer than the timeout looks lost.
+    that holds the GIL for longer than the timeout looks lost. Meanwhile it
+    looks at the processes of the children the command was forwarded to (on
+    this host): a child that died while this rank runs a long function is
+    reported up at once, not when the function returns.
     """
 
     def __init__(self, rt: Runtime) -> None:
@@ -584,6 +591,10 @@ class Heartbeat:
                 pending = [r for r in pending if not r.Test()]
                 if len(pending) < 4:  # the parent may not listen now; do not pile up
                     pending.append(comm.Isend([b"", MPI.BYTE], parent, TAG_ALIVE))
+                for c in rt.awaiting:
+                    host, pid = rt.procs[c]
+                    if rt.watchable[c] and _process_state(pid) is False:
+                        rt.report_lost(c, f"its process (pid {pid} on {host}) has ended")
 
     def stop(self) -> None:
         """Ends the thread (before MPI is finalized)."""

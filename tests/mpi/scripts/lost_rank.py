@@ -4,6 +4,7 @@ usage: lost_rank.py exit|apply|slow|idle|late [rank]
   rank: the rank that dies or is slow (default: the last one)
   exit: the rank calls os._exit(3) inside apply_only
   apply: the rank calls os._exit(3) inside an apply that every rank runs
+  busy_parent: as apply, while the rank's parent in the tree of ranks runs a function that never returns
   slow: the last rank sleeps longer than the timeout, but is alive: no error
   idle: the last rank exits between two calls (on a signal from rank 0); the next call finds out
   late: rank 0 does other work for longer than the timeout, then a slow call: no error
@@ -12,6 +13,7 @@ usage: lost_rank.py exit|apply|slow|idle|late [rank]
 import os
 import signal
 import sys
+import threading
 import time
 
 import scatterpool as sp
@@ -45,6 +47,20 @@ def exit_on(rank):
     return f
 
 
+def exit_under_busy_parent(rank):
+    parent = rank & (rank - 1)  # its parent in the tree of ranks
+
+    def f():
+        w = sp.worker_index()
+        if w == rank:
+            os._exit(3)
+        if w == parent:
+            threading.Event().wait()  # busy until the job ends
+        return w
+
+    return f
+
+
 mode = sys.argv[1]
 pool = MPIPool()
 last = int(sys.argv[2]) if len(sys.argv) > 2 else len(pool) - 1
@@ -54,6 +70,8 @@ try:
         pool.apply_only(lambda: os._exit(3), last)
     elif mode == "apply":
         pool.apply(exit_on(last))
+    elif mode == "busy_parent":
+        pool.apply(exit_under_busy_parent(last))
     elif mode == "slow":
         print("SLOW", pool.apply_only(lambda: (time.sleep(4.0), "done")[1], last), flush=True)
     elif mode == "late":
