@@ -68,3 +68,16 @@ def test_a_missing_extra_skips_its_configurations_with_one_line_naming_the_extra
     assert [line for line in skipped if "mpi4py" in line] == [
         "skipped mpi-2, mpi-1, mpi-3, mpi-4, mpi-tree: mpi4py is not installed (the mpi extra brings it: "
         "pip install 'scatterpool[mpi]')"]
+
+
+def test_mpi_tree_counts_messages_per_call_and_models_a_thousand_ranks(tmp_path):
+    pytest.importorskip("mpi4py")
+    _, data = run_bench(tmp_path, "--only", "mpi-tree")
+    rec = data["configs"]["mpi-tree"]
+    assert rec["status"] == "ok" and rec["checks_failed"] == [] and rec["checks_passed"] == 4
+    notes = "\n".join(rec["notes"])
+    for k, d in ((2, 1), (4, 2), (8, 3), (16, 4)):  # ceil(log2 K) each way, beside 2 (K - 1)
+        assert f"K = {k:2d}: rank 0 sends {d} + receives {d} messages per apply (flat fan-out: {k - 1} + {k - 1})" \
+            in notes
+    assert "cost model for K = 1024" in notes and "depth 10" in notes
+    assert [e["operation"] for e in data["table"]] == ["apply(f) at K = 1024 ranks, modelled from the K = 2 figures"]

@@ -31,7 +31,7 @@ def wait_until_gone(pid):
         try:
             with open(f"/proc/{pid}/stat", "rb") as f:
                 stat = f.read()
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # gone before the open, or between the open and the read
             return
         if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] in (b"Z", b"X", b"x"):
             return
