@@ -23,7 +23,14 @@ import numpy as np
 import scatterpool as sp
 from scatterpool.mpi import MPIPool
 
-from ..mpi_roles import ARRAYS, process_time_all, pymor_rows, raw_scatterv, restore_mpi4py_pickle
+from ..mpi_roles import (
+    ARRAYS,
+    drop_receive_buffers,
+    process_time_all,
+    pymor_rows,
+    raw_scatterv,
+    restore_mpi4py_pickle,
+)
 from ..options import Options
 from ..record import SIZE_PLOT_COPY, SIZE_PLOT_VIEW, Record, Target
 from ..work import DIM, g, make_array, rows_of, size_label
@@ -112,6 +119,7 @@ def scatter(rec: Record, opts: Options, pool: Any) -> dict[int, int]:
         rec.compare(f"MPIPool ({k} ranks) copy=True {label}, buffer cache off (info)", f"nocache:{mb}",
                     f"reused:{mb}")
         rec.compare(f"MPIPool ({k} ranks) copy=False {label} (info)", f"view:{mb}", f"reused:{mb}")
+        pool.apply(drop_receive_buffers)
         pool.apply(sp.trim_buffer_cache)  # the next size starts from empty caches
         gc.collect()
     return reps
