@@ -120,18 +120,19 @@ class MPIPool(WorkerPool):
         """A pool of ``num_workers`` workers without ``mpiexec``: this process and ``num_workers - 1`` spawned ones.
 
         For a notebook, an IDE or ``python script.py``, when the functions
-        hold the GIL: the worker processes are started on this machine with
-        MPI's spawn, talk to this process as the ranks of a launch do, and
-        stop at ``close()``, at this process's exit, or when this process
-        dies. A worker process that dies ends this process too (MPICH's
-        process manager ends the whole job). See docs/processes.md.
+        hold the GIL: the worker processes are started on this machine as
+        an MPI job of their own, talk to this process as the ranks of a
+        launch do, and stop at ``close()``, at this process's exit, or when
+        this process dies. A worker process that dies breaks the pool
+        (:class:`WorkerLostError`), not this process. See docs/processes.md.
 
         Raises:
             ImportError: mpi4py is not installed.
             RuntimeError: this program runs on several MPI ranks (use
                 ``MPIPool()``), MPICH's ``mpiexec`` cannot be found, or a
                 worker process could not start (its traceback in the message).
-            TimeoutError: the workers did not report within ``timeout`` seconds.
+            TimeoutError: the workers did not report within ``timeout`` seconds
+                (they are stopped).
         """
         from ._spawn import SpawnedMPIPool
 
