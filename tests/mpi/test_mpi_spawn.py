@@ -713,3 +713,39 @@ def test_choose_pool_refuses_a_bad_mpi_spawn(value):
 
     with pytest.raises(ValueError, match=r"accepted values: .*mpi-spawn:N"):
         choose_pool({"SCATTERPOOL_POOL": value})
+
+
+def test_pymor_new_parallel_pool_spawns_with_scatterpool_pool_mpi_spawn(tmp_path):
+    pytest.importorskip("pymor", reason="pyMOR (the pymor extra) is needed for scatterpool.pymor")
+    r = run_script(
+        tmp_path,
+        """
+        import numpy as np
+        from pymor.operators.numpy import NumpyMatrixOperator
+        from pymor.parallel.interface import RemoteObject, WorkerPool
+        import scatterpool.pymor
+        from scatterpool.mpi import MPIPool
+
+        with scatterpool.pymor.new_parallel_pool(seed=3) as pool:
+            op = pool.push(NumpyMatrixOperator(np.diag([1.0, 2.0, 3.0])))
+            U = pool.scatter_list([1.0, 2.0, 3.0])
+            report(
+                kind=type(pool).__name__,
+                pymor=isinstance(pool, WorkerPool),
+                mpi=isinstance(pool, MPIPool),
+                size=len(pool),
+                pids=len(set(pool.apply(os.getpid))),
+                handles=isinstance(op, RemoteObject) and isinstance(U, RemoteObject),
+                norms=pool.apply(lambda op: float(op.matrix.sum()), op, task_label="sums"),
+                mapped=pool.map(lambda x, op: float(op.matrix[0, 0]) * x, [1.0, 2.0, 3.0], op=op, task_label="map"),
+                spawned=pool.pids,
+            )
+        """,
+        env=environment(SCATTERPOOL_POOL="mpi-spawn:2"),
+    )
+    assert r.returncode == 0, r.explain()
+    out = reports(r.stdout)
+    assert (out["pymor"], out["mpi"], out["size"], out["pids"], out["handles"]) == (True, True, 2, 2, True)
+    assert out["norms"] == [6.0, 6.0]
+    assert out["mapped"] == [1.0, 2.0, 3.0]
+    assert wait_gone(out["spawned"]) == []
