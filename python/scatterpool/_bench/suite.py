@@ -36,6 +36,7 @@ EXTRAS = {  # importable name -> (what it is, the extra that brings it)
     "mpi4py": ("mpi4py", "mpi"),
     "pymor": ("pyMOR", "bench"),
     "matplotlib": ("matplotlib", "bench"),
+    "scipy": ("SciPy", "bench"),
 }
 
 
@@ -61,6 +62,9 @@ CONFIGS = [
     Config("mpi-2", "mpi_pool", "MPIPool (2 ranks) beside raw mpi4py and pyMOR's MPIPool", ("mpi4py",), 2),
     *[Config(f"mpi-{k}", "mpi_ranks", f"MPIPool ({k} ranks).apply(f) beside raw bcast + gather", ("mpi4py",), k)
       for k in (1, 3, 4)],
+    Config("spawn", "spawn_de", "MPIPool.spawn(2) on SciPy's differential evolution (pure Python) beside serial, "
+           "threads, mpiexec, ProcessPoolExecutor, MPIPoolExecutor",
+           needs=("mpi4py", "scipy")),
     Config("pymor-e2e", "pymor_e2e", "pyMOR's rb_greedy and error analysis (bench/bench_pymor.py)",
            needs=("pymor",), quick=False),
 ]
