@@ -191,8 +191,17 @@ class WorkerJob:
         """The intercommunicator to the ready workers (they connect at once)."""
         return MPI.COMM_SELF.Accept(self.port)
 
-    def end(self) -> None:
-        """Closes the control connections (the workers end themselves) and reaps the job; kills what stays."""
+    def end(self, quitting: bool = False) -> None:
+        """Closes the control connections (the workers end themselves) and reaps the job; kills what stays.
+
+        ``quitting``: the workers were told to quit and are on their way out; they get ``STOP_TIMEOUT``
+        seconds to end on their own (``MPI_Finalize`` included) before their connections close.
+        """
+        if quitting and self.process is not None:
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
         for connection in self.connections:
             connection.close()
         self.listener.close()
@@ -282,17 +291,19 @@ class SpawnedWorkers:
             self.comm.Free()
             return
         rt = self.rt
+        quitting = False
         try:
             # not acquired: another thread is still in a call; the workers end with their control connections
             if rt.lock.acquire(timeout=STOP_TIMEOUT):
                 try:
-                    self._disconnect()
+                    quitting = self._disconnect()
                 finally:
                     rt.lock.release()
         finally:
-            self.job.end()
+            self.job.end(quitting)
 
-    def _disconnect(self) -> None:
+    def _disconnect(self) -> bool:
+        """Whether the workers quit and disconnected (else the communicators are freed)."""
         rt = self.rt
         try:
             if not rt.finished and rt.broken is None:
@@ -306,6 +317,7 @@ class SpawnedWorkers:
         else:  # a worker is gone or stuck: nothing collective can complete
             self.comm.Free()
             self.intercomm.Free()
+        return clean
 
     def _await_bye(self) -> bool:
         """Whether every worker left its loop within ``STOP_TIMEOUT`` seconds."""
