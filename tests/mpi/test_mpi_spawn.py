@@ -749,3 +749,24 @@ def test_pymor_new_parallel_pool_spawns_with_scatterpool_pool_mpi_spawn(tmp_path
     assert out["norms"] == [6.0, 6.0]
     assert out["mapped"] == [1.0, 2.0, 3.0]
     assert wait_gone(out["spawned"]) == []
+
+
+def test_another_mpi_library_is_a_clear_error(tmp_path):
+    r = run_script(
+        tmp_path,
+        """
+        from mpi4py import MPI
+        from scatterpool.mpi import MPIPool
+
+        MPI.Get_library_version = lambda: "Open MPI v5.0.5, package: Open MPI\\n"  # as if mpi4py were built on it
+        try:
+            MPIPool.spawn(2)
+        except RuntimeError as error:
+            report(error=str(error), helpers=descendants(os.getpid()))
+        """,
+    )
+    assert r.returncode == 0, r.explain()
+    out = reports(r.stdout)
+    assert out["error"].startswith("MPIPool.spawn is made for MPICH (pip install 'scatterpool[mpi]' brings the mpich")
+    assert "this mpi4py uses Open MPI v5.0.5, package: Open MPI: launch the program with its mpiexec" in out["error"]
+    assert out["helpers"] == []

@@ -260,6 +260,14 @@ class SpawnedWorkers:
         if num_workers == 1:
             comm = MPI.COMM_SELF.Dup()
         else:
+            library = MPI.Get_library_version()
+            if "MPICH" not in library:
+                # connecting two jobs by port needs the process manager's help elsewhere (Open MPI's name server)
+                raise RuntimeError(
+                    "MPIPool.spawn is made for MPICH (pip install 'scatterpool[mpi]' brings the mpich wheel); "
+                    f"this mpi4py uses {library.splitlines()[0].strip()}: launch the program with its mpiexec "
+                    "(`mpiexec -n K python -m scatterpool.mpi script.py`) and use MPIPool()"
+                )
             folder = mpiexec_folder()
             if folder is None:
                 raise RuntimeError(
