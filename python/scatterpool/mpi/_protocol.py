@@ -3,9 +3,11 @@
 A command is rank 0's sequence number for it (8 bytes, little endian: ``SEQ``)
 followed by a pickle of a :class:`Command`: the pool it is for, the
 housekeeping that rides along (:class:`Extras`) and a body, one structure per
-kind of command (:class:`Open` ... :class:`Call`). Each worker rank answers
-every command but :class:`Remove` and :class:`Quit` with a reply: the same
-sequence number, then a pickle of a :class:`Reply`.
+kind of command (:class:`Open` ... :class:`Confirm`). Each worker rank answers
+every command with a reply (the same sequence number, then a pickle of a
+:class:`Reply`) but :class:`Remove`, :class:`Quit` and the deliveries
+(:class:`Push`, :class:`ScatterRows`, :class:`ScatterChunk`), whose failures
+the pool's next reply reports (see ``_delivery``).
 
 The structures are named tuples. On the wire each travels as a plain tuple
 (a body with a small code for its kind), because pickling a class instance
@@ -21,9 +23,9 @@ import struct
 from typing import Any, NamedTuple
 
 __all__ = [
-    "SEQ", "Body", "Call", "Close", "Command", "CountObjects", "Extras", "FunctionRef", "Open", "PackedError",
-    "Push", "Quit", "Remove", "Reply", "ScatterChunk", "ScatterRows", "command_pickle", "decode_command",
-    "decode_reply", "payload", "reply_pickle",
+    "DELIVERIES", "SEQ", "Body", "Call", "Close", "Command", "Confirm", "CountObjects", "Extras", "FunctionRef", "Open",
+    "PackedError", "Push", "Quit", "Remove", "Reply", "ScatterChunk", "ScatterRows", "command_pickle",
+    "decode_command", "decode_reply", "payload", "reply_pickle",
 ]
 
 PROTOCOL = 5
@@ -116,8 +118,13 @@ class Call(NamedTuple):
     chunk: bytes | None
 
 
-Body = Open | Close | Remove | Quit | CountObjects | Push | ScatterRows | ScatterChunk | Call
-_KINDS: tuple[type, ...] = (Open, Close, Remove, Quit, CountObjects, Push, ScatterRows, ScatterChunk, Call)
+class Confirm(NamedTuple):
+    """Nothing to run: the reply says whether the pool's deliveries so far were stored."""
+
+
+Body = Open | Close | Remove | Quit | CountObjects | Push | ScatterRows | ScatterChunk | Call | Confirm
+_KINDS: tuple[type, ...] = (Open, Close, Remove, Quit, CountObjects, Push, ScatterRows, ScatterChunk, Call, Confirm)
+DELIVERIES: tuple[type, ...] = (Push, ScatterRows, ScatterChunk)  # no reply
 _CODE = {kind: code for code, kind in enumerate(_KINDS)}
 
 
