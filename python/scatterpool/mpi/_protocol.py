@@ -12,7 +12,7 @@ the pool's next reply reports (see ``_delivery``).
 The structures are named tuples. On the wire each travels as a plain tuple
 (a body with a small code for its kind), because pickling a class instance
 costs several times more than a tuple, and a small call costs little more
-than its pickles; :func:`decode_command` and :func:`decode_reply` give the
+than its pickles; :func:`command_parts` and :func:`decode_reply` give the
 fields their names back.
 """
 
@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "DELIVERIES", "SEQ", "Body", "Call", "Close", "Command", "Confirm", "CountObjects", "Extras", "FunctionRef", "Open",
-    "PackedError", "Push", "Quit", "Remove", "Reply", "ScatterChunk", "ScatterRows", "command_pickle",
-    "decode_command", "decode_reply", "payload", "reply_pickle",
+    "OK_NONE", "PackedError", "Push", "Quit", "Remove", "Reply", "ScatterChunk", "ScatterRows", "command_parts",
+    "command_pickle", "decode_reply", "payload", "reply_pickle",
 ]
 
 PROTOCOL = 5
@@ -170,13 +170,12 @@ def command_pickle(pool: int, extras: Extras | None, body: Body) -> bytes:
     return pickle.dumps((pool, extras if extras is None else tuple(extras), _CODE[type(body)], tuple(body)), PROTOCOL)
 
 
-def decode_command(buf: bytes | bytearray) -> tuple[int, Command]:
-    """``(seq, command)`` of a message from rank 0."""
+def command_parts(buf: bytes | bytearray) -> tuple[int, int, Extras | None, Body]:
+    """``(seq, pool, extras, body)`` of a message from rank 0: the fields of its :class:`Command`."""
     pool, extras, code, fields = pickle.loads(payload(buf))
-    body = tuple.__new__(_KINDS[code], fields)
     if extras is not None:
         extras = tuple.__new__(Extras, extras)
-    return SEQ.unpack_from(buf)[0], tuple.__new__(Command, (pool, extras, body))
+    return SEQ.unpack_from(buf)[0], pool, extras, tuple.__new__(_KINDS[code], fields)
 
 
 def reply_pickle(ok: bool, value: Any, dumps: Any = None) -> bytes:
@@ -193,3 +192,6 @@ def decode_reply(buf: bytes | bytearray) -> Reply:
     if not ok:
         value = tuple.__new__(PackedError, value)
     return tuple.__new__(Reply, (ok, value))
+
+
+OK_NONE = reply_pickle(True, None)  # the reply of a function that returns None, pickled once

@@ -26,6 +26,7 @@ from . import _runtime
 from ._delivery import FailedDeliveries
 from ._protocol import (
     DELIVERIES,
+    OK_NONE,
     SEQ,
     Call,
     Close,
@@ -38,7 +39,7 @@ from ._protocol import (
     Remove,
     ScatterChunk,
     ScatterRows,
-    decode_command,
+    command_parts,
     reply_pickle,
 )
 from ._rows import mpi_type
@@ -87,27 +88,26 @@ class WorkerState:
 
     def handle(self, buf: bytearray) -> bool:
         """Runs one command; False when the loop should end."""
-        seq, command = decode_command(buf)
-        if command.extras is not None:
-            self.housekeeping(command.pool, command.extras)
-        body = command.body
+        seq, uid, extras, body = command_parts(buf)
+        if extras is not None:
+            self.housekeeping(uid, extras)
         kind = type(body)
         if kind is Quit:
             return False
         if kind is Remove:
             return True
         if kind in DELIVERIES:
-            self.deliver(command.pool, body)  # type: ignore[arg-type]  # a kind in DELIVERIES
+            self.deliver(uid, body)  # type: ignore[arg-type]  # a kind in DELIVERIES
             return True
         if self.failed:
-            report = self.failed.take(command.pool)
+            report = self.failed.take(uid)
             if report is not None:  # reported instead of running the command; a closing pool still goes
                 if kind is Close:
-                    self.close(command.pool, Close())
+                    self.close(uid, Close())
                 self.send_reply(seq, False, pack_exception(report))
                 return True
         try:
-            value = self.handlers[kind](command.pool, body)
+            value = self.handlers[kind](uid, body)
         except BaseException as error:  # everything goes back to rank 0, even SystemExit
             self.send_reply(seq, False, pack_exception(error))
             del error
@@ -134,6 +134,9 @@ class WorkerState:
 
     def send_reply(self, seq: int, ok: bool, value: Any) -> None:
         head = SEQ.pack(seq)
+        if value is None and ok:
+            self.rt.reply(head + OK_NONE)
+            return
         try:
             data = reply_pickle(ok, value)
             if b"__main__" in data:  # a class or function of the script: by value
