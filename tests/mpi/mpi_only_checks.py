@@ -363,6 +363,27 @@ def test_failed_scatter_list_surfaces_at_apply_only_on_rank_0(pool):
     assert_no_leak(pool)
 
 
+def _interrupted_on_worker_0():
+    if sp.worker_index() == 0:
+        raise KeyboardInterrupt
+    return sp.worker_index()
+
+
+def test_failed_push_reported_to_an_interrupted_call_is_not_lost(pool):
+    k = len(pool)
+    h = pool.push(StoredOnRank0Only())
+    with pytest.raises(KeyboardInterrupt):
+        pool.apply(_interrupted_on_worker_0)  # rank 0 stops before it reads the workers' replies
+    if k == 1:
+        assert pool.apply(identity, h) == ["stored"]
+    else:
+        with pytest.raises(DeliveryError, match=f"push of remote object {h.id} failed on worker 1"):
+            pool.apply(sp.worker_index)
+        assert pool.apply(sp.worker_index) == list(range(k))
+    h.remove()
+    assert_no_leak(pool)
+
+
 def test_failed_push_surfaces_at_close(pool):
     k = len(pool)
     other = MPIPool()

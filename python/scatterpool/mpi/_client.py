@@ -64,6 +64,8 @@ class Link:
         self.failed: dict[int, DeliveryError] = {}  # object id -> why a worker could not store it
         self.unconfirmed: set[int] = set()  # ranks sent deliveries that no reply of theirs confirmed yet
         self.deliveries = 0  # deliveries sent since every rank last confirmed
+        # replies were sent to rank 0 that it did not read (an interrupt): they may have reported failures
+        self.unread = False
 
     def confirmed(self, ranks: Sequence[int]) -> None:
         """``ranks`` replied to a command: the deliveries sent to them before it are accounted for."""
@@ -137,7 +139,10 @@ class Client:
         """Starts a command of ``link``'s pool: no other command runs in this thread, the ranks are in step."""
         rt = self.rt
         rt.lock.acquire()
-        if not (self.in_command or rt.finished or rt.broken is not None or rt.unfinished or self.deferred_close):
+        if not (
+            self.in_command or rt.finished or rt.broken is not None or rt.unfinished or self.deferred_close
+            or link.unread
+        ):
             self.in_command = True  # the path of every call
             self.running = link
             return
@@ -155,6 +160,8 @@ class Client:
                 self.finish_unfinished()
             if self.deferred_close:
                 self.close_deferred()
+            if link.unread:
+                self.confirm_again(link, what)
         except BaseException:
             self.in_command = False
             self.running = None
@@ -264,10 +271,12 @@ class Client:
             return {}
         seq = rt.next_seq()
         msgs = self.messages(link, seq, ranks, body)
+        link.unread = True
         with rt.defer_interrupt:
             reqs = rt.send(msgs)
         self.complete(reqs, ranks, what)
         replies = self.replies(ranks, seq, what)
+        link.unread = False
         link.confirmed(ranks)
         return values_or_raise(replies, link)
 
@@ -291,7 +300,16 @@ class Client:
         """Waits for ``ranks`` (every rank not confirmed yet) to confirm the pool's deliveries; raises a failed one."""
         if ranks is None:
             ranks = sorted(link.unconfirmed)
-        self.run(link, Confirm(), what, ranks)
+        self.run(link, Confirm(False), what, ranks)
+
+    def confirm_again(self, link: Link, what: str) -> None:
+        """After replies rank 0 did not read: every rank reports its failed deliveries again; raises the new ones."""
+        known = set(link.failed)
+        try:
+            self.run(link, Confirm(True), what, list(range(1, self.rt.size)))
+        except DeliveryError:
+            if not set(link.failed) <= known:
+                raise
 
     def make_room(self, link: Link, what: str) -> None:
         """Before a delivery: the workers confirm what they were sent once that is much."""

@@ -40,21 +40,33 @@ class DeliveryError(RuntimeError):
 class FailedDeliveries:
     """A worker rank's deliveries that failed and were not reported yet, per pool."""
 
-    __slots__ = ("rank", "by_pool")
+    __slots__ = ("rank", "by_pool", "held")
 
     def __init__(self, rank: int) -> None:
         self.rank = rank
-        self.by_pool: dict[int, list[tuple[int, str, BaseException]]] = {}
+        self.by_pool: dict[int, list[tuple[int, str, BaseException]]] = {}  # not reported yet
+        self.held: dict[int, dict[int, tuple[str, BaseException]]] = {}  # until rank 0 removes the object
 
     def __bool__(self) -> bool:
-        return bool(self.by_pool)
+        return bool(self.held)
 
     def add(self, uid: int, oid: int, what: str, error: BaseException) -> None:
         self.by_pool.setdefault(uid, []).append((oid, what, error))
+        self.held.setdefault(uid, {})[oid] = (what, error)
 
-    def take(self, uid: int) -> DeliveryError | None:
-        """The error that reports the pool's failed deliveries (they count as reported), or None."""
+    def release(self, uid: int, oid: int) -> None:
+        held = self.held.get(uid)
+        if held is not None and held.pop(oid, None) is not None and not held:
+            del self.held[uid]
+
+    def take(self, uid: int, again: bool = False) -> DeliveryError | None:
+        """The error that reports the pool's failed deliveries (they count as reported), or None.
+
+        ``again``: every failure still held, also those reported before.
+        """
         failures = self.by_pool.pop(uid, None)
+        if again:
+            failures = [(o, w, e) for o, (w, e) in self.held.get(uid, {}).items()]
         if not failures:
             return None
         oid, what, error = failures[0]
@@ -71,3 +83,4 @@ class FailedDeliveries:
 
     def forget_pool(self, uid: int) -> None:
         self.by_pool.pop(uid, None)
+        self.held.pop(uid, None)

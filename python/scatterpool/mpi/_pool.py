@@ -22,6 +22,7 @@ from .._core import InvalidRemoteObjectError, PoolClosedError, ReentrantCallErro
 from .._immutable import items_shareable, worker_copies
 from . import _runtime
 from ._client import Client, Link, get_client, worker_errors
+from ._delivery import DeliveryError
 from ._protocol import (
     Call,
     CountObjects,
@@ -216,12 +217,20 @@ class MPIPool(WorkerPool):
                 return
             client.in_command = True
             client.running = link
+            report: DeliveryError | None = None
             try:
+                if link.unread and rt.broken is None:
+                    try:
+                        client.confirm_again(link, "close()")
+                    except DeliveryError as error:  # raised once the pool is closed
+                        report = error
                 self._forget(deferred=False)
                 client.close_link(link)
             finally:
                 client.in_command = False
                 client.running = None
+            if report is not None:
+                raise report
         finally:
             rt.lock.release()
 
@@ -442,6 +451,7 @@ class MPIPool(WorkerPool):
                 body, refs = self._bodies(kind, f, targets, arguments, seqs, offsets)
                 seq = rt.next_seq()
                 msgs = client.messages(link, seq, targets, body)
+                link.unread = True
                 if max(map(len, msgs.values())) < _SMALL:
                     # small messages are copied out by MPI at once: an interrupt cannot leave one half sent
                     reqs = rt.send(msgs)
@@ -477,6 +487,7 @@ class MPIPool(WorkerPool):
                         errors[w] = unpack_exception(PackedError(*value), w)
                         if refs is not None:
                             client.functions.forget(w, refs[w])
+                link.unread = False
                 if link.unconfirmed:
                     link.confirmed(targets)
             if errors:

@@ -119,7 +119,13 @@ class Call(NamedTuple):
 
 
 class Confirm(NamedTuple):
-    """Nothing to run: the reply says whether the pool's deliveries so far were stored."""
+    """Nothing to run: the reply says whether the pool's deliveries so far were stored.
+
+    ``again``: report every failed delivery the rank still holds, also those
+    reported before (rank 0 may not have read the reply that carried them).
+    """
+
+    again: bool
 
 
 Body = Open | Close | Remove | Quit | CountObjects | Push | ScatterRows | ScatterChunk | Call | Confirm

@@ -100,7 +100,7 @@ class WorkerState:
             self.deliver(uid, body)  # type: ignore[arg-type]  # a kind in DELIVERIES
             return True
         if self.failed:
-            report = self.failed.take(uid)
+            report = self.failed.take(uid, kind is Confirm and body.again)  # type: ignore[union-attr]
             if report is not None:  # reported instead of running the command; a closing pool still goes
                 if kind is Close:
                     self.close(uid, Close())
@@ -131,6 +131,8 @@ class WorkerState:
         if extras.removals and pool is not None:
             for oid in extras.removals:
                 pool.registry.release(oid)
+                if self.failed:
+                    self.failed.release(uid, oid)
 
     def send_reply(self, seq: int, ok: bool, value: Any) -> None:
         head = SEQ.pack(seq)

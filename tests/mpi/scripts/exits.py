@@ -11,7 +11,6 @@ import scatterpool as sp
 from scatterpool.mpi import MPIPool
 
 
-
 def _unpickled_on_rank_0_only():
     from mpi4py import MPI
 
