@@ -66,7 +66,7 @@ def test_a_missing_extra_skips_its_configurations_with_one_line_naming_the_extra
         "skipped dask: dask.distributed is not installed (the bench extra brings it: "
         "pip install 'scatterpool[bench]')"]
     assert [line for line in skipped if "mpi4py" in line] == [
-        "skipped mpi-2, mpi-1, mpi-3, mpi-4, mpi-tree: mpi4py is not installed (the mpi extra brings it: "
+        "skipped mpi-2, mpi-1, mpi-3, mpi-4, mpi-tree, spawn: mpi4py is not installed (the mpi extra brings it: "
         "pip install 'scatterpool[mpi]')"]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import operator
 import os
+import sys
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -158,8 +159,8 @@ class WorkerPool:
             return  # __init__ failed before the pool worked
         try:
             self.close()
-        except Exception:
-            pass
+        except Exception as error:  # a garbage collection goes on; what closing reported is not lost
+            sys.stderr.write(f"scatterpool: closing {self!r} when it was dropped: {type(error).__name__}: {error}\n")
 
     def close(self) -> None:
         """Stops the workers and frees every remote object on every worker. Safe to call twice.
@@ -169,9 +170,16 @@ class WorkerPool:
         """
         if self.closed:
             return
-        self._close_transport()
-        _context.forget_pool(self.uid)
-        _live_pools.discard(self)
+        try:
+            self._close_transport()
+        finally:
+            self._forget_if_closed()
+
+    def _forget_if_closed(self) -> None:
+        # closed also when closing reported an error; not after ReentrantCallError
+        if self.closed:
+            _context.forget_pool(self.uid)
+            _live_pools.discard(self)
 
     # -- data ---------------------------------------------------------------
     def push(self, obj: Any, /) -> RemoteObject:
@@ -181,6 +189,12 @@ class WorkerPool:
         ``ImmutableObject``) is not copied and is sent once: pushing it again
         returns another counted handle to the object already there, which
         lives until its last handle is removed.
+
+        On ``MPIPool`` the push returns once the object has left rank 0,
+        without waiting for the workers: a worker that cannot store it (its
+        unpickling raises there) makes the pool's next call or ``close()``
+        raise ``scatterpool.mpi.DeliveryError`` naming this push, and the
+        handle raises ``InvalidRemoteObjectError`` when used from then on.
 
         Returns:
             A :class:`~scatterpool.RemoteObject`; passed as an argument of
@@ -365,8 +379,8 @@ def _close_live_pools() -> None:
     for pool in list(_live_pools):
         try:
             pool.close()
-        except Exception:
-            pass
+        except Exception as error:  # exit goes on; what closing reported is not lost
+            sys.stderr.write(f"scatterpool: closing {pool!r} at exit: {type(error).__name__}: {error}\n")
 
 
 def _abandon_pools_in_child() -> None:

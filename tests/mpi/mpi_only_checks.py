@@ -23,7 +23,7 @@ import pytest
 
 import scatterpool as sp
 from conftest import Box, assert_no_leak, identity, worker_registry_sizes
-from scatterpool.mpi import MPIPool, RemoteError, RemoteTraceback, SendError
+from scatterpool.mpi import DeliveryError, MPIPool, RemoteError, RemoteTraceback, SendError
 
 
 # --------------------------------------------------------------------------- #
@@ -64,6 +64,19 @@ def _rank():
     from mpi4py import MPI
 
     return MPI.COMM_WORLD.Get_rank()
+
+
+def _unpickled_on_rank_0_only():
+    if _rank() != 0:
+        raise ValueError("this object refuses to unpickle on a worker rank")
+    return "stored"
+
+
+class StoredOnRank0Only:
+    """Pickles everywhere; its unpickling raises on every rank but rank 0."""
+
+    def __reduce__(self):
+        return _unpickled_on_rank_0_only, ()
 
 
 def rank_and_index():
@@ -298,3 +311,100 @@ def test_unpicklable_result_gives_clear_error(pool):
         with pytest.raises(TypeError, match="result on worker"):
             pool.apply_only(threading.Lock, k - 1)
     assert pool.apply(sp.worker_index) == list(range(k))
+
+
+# --------------------------------------------------------------------------- #
+# deliveries without a reply: push and scatter_list report at the next command #
+# --------------------------------------------------------------------------- #
+def test_failed_push_surfaces_at_the_next_call_naming_it(pool):
+    k = len(pool)
+    h = pool.push(StoredOnRank0Only())
+    if k == 1:  # nothing is unpickled on another rank
+        assert pool.apply(identity, h) == ["stored"]
+    else:
+        with pytest.raises(DeliveryError, match=f"push of remote object {h.id} failed on worker 1") as info:
+            pool.apply(sp.worker_index)
+        assert info.value.failed == ((h.id, "push"),)
+        assert "refuses to unpickle on a worker rank" in str(info.value)
+        assert "refuses to unpickle on a worker rank" in str(info.value.__cause__)  # the worker's traceback
+        with pytest.raises(sp.InvalidRemoteObjectError, match=f"remote object {h.id} cannot be used: its push failed"):
+            pool.apply(identity, h)
+        assert pool.apply(sp.worker_index) == list(range(k))  # reported once; the pool works on
+    h.remove()
+    assert_no_leak(pool)
+
+
+def test_call_with_a_failed_push_before_it_was_reported(pool):
+    k = len(pool)
+    h = pool.push(StoredOnRank0Only())
+    if k == 1:
+        assert pool.apply(identity, h) == ["stored"]
+    else:
+        with pytest.raises(DeliveryError, match=f"push of remote object {h.id}"):
+            pool.apply(identity, h)
+        with pytest.raises(sp.InvalidRemoteObjectError, match=f"remote object {h.id} cannot be used"):
+            pool.map(lambda x, obj: x, [1, 2], obj=h)
+    h.remove()
+    assert pool.apply(sp.worker_index) == list(range(k))
+    assert_no_leak(pool)
+
+
+def test_failed_scatter_list_surfaces_at_apply_only_on_rank_0(pool):
+    k = len(pool)
+    L = pool.scatter_list([StoredOnRank0Only() for _ in range(k)])
+    if k == 1:
+        assert pool.apply_only(len, 0, L) == 1
+    else:
+        with pytest.raises(DeliveryError, match=f"scatter_list of remote object {L.id} failed on worker 1") as info:
+            pool.apply_only(sp.worker_index, 0)
+        assert all(f"worker {w} also raised DeliveryError" in "".join(info.value.__notes__) for w in range(2, k))
+        assert pool.apply_only(sp.worker_index, k - 1) == k - 1
+    L.remove()
+    assert_no_leak(pool)
+
+
+def _interrupted_on_worker_0():
+    if sp.worker_index() == 0:
+        raise KeyboardInterrupt
+    return sp.worker_index()
+
+
+def test_failed_push_reported_to_an_interrupted_call_is_not_lost(pool):
+    k = len(pool)
+    h = pool.push(StoredOnRank0Only())
+    with pytest.raises(KeyboardInterrupt):
+        pool.apply(_interrupted_on_worker_0)  # rank 0 stops before it reads the workers' replies
+    if k == 1:
+        assert pool.apply(identity, h) == ["stored"]
+    else:
+        with pytest.raises(DeliveryError, match=f"push of remote object {h.id} failed on worker 1"):
+            pool.apply(sp.worker_index)
+        assert pool.apply(sp.worker_index) == list(range(k))
+    h.remove()
+    assert_no_leak(pool)
+
+
+def test_failed_push_surfaces_at_close(pool):
+    k = len(pool)
+    other = MPIPool()
+    h = other.push(StoredOnRank0Only())
+    if k == 1:
+        other.close()
+    else:
+        with pytest.raises(DeliveryError, match=f"push of remote object {h.id} failed on worker 1"):
+            other.close()
+    assert other.closed and h.removed
+    with pytest.raises(sp.PoolClosedError):
+        other.apply(sp.worker_index)
+    assert pool.apply(sp.worker_index) == list(range(k))
+
+
+def test_many_pushes_without_a_call_all_arrive(pool):
+    k = len(pool)
+    handles = [pool.push({"i": i}) for i in range(1000)]
+    assert worker_registry_sizes(pool) == [1000] * k
+    picked = handles[::100]
+    assert pool.apply(lambda *objs: [o["i"] for o in objs], *picked) == [list(range(0, 1000, 100))] * k
+    for h in handles:
+        h.remove()
+    assert_no_leak(pool)

@@ -30,6 +30,14 @@ def test_unclosed_pool_still_exits_zero(ranks):
     assert "Traceback" not in r.stderr, r.explain()
 
 
+def test_failed_push_that_no_command_reported_is_written_at_the_end():
+    r = launch(2, [script("exits.py"), "failed-push"], timeout=120)
+    assert r.returncode == 0, r.explain()
+    assert "END" in r.stdout, r.explain()
+    assert "DeliveryError: push of remote object" in r.stderr, r.explain()
+    assert "refuses to unpickle on a worker rank" in r.stderr, r.explain()
+
+
 @pytest.mark.parametrize("ranks", [2, 5])
 def test_closed_pool_then_a_new_one(ranks):
     r = launch(ranks, [script("exits.py"), "closed-early"], timeout=120)

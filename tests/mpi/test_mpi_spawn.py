@@ -457,7 +457,7 @@ def test_missing_mpiexec_is_a_clear_error(tmp_path):
     )
     assert r.returncode == 0, r.explain()
     out = reports(r.stdout)
-    assert "MPICH needs its mpiexec (hydra) to spawn processes, and there is none in" in out["error"]
+    assert "MPIPool.spawn: the workers are started by MPICH's mpiexec, and there is none in" in out["error"]
     assert out["helpers"] == []
 
 
@@ -490,6 +490,110 @@ def test_worker_that_cannot_import_the_function(tmp_path):
     assert out["after"] == [0, 3, 6, 9]
 
 
+CRASHES = {
+    "abort": "os.abort()",
+    "segfault": "import ctypes; ctypes.string_at(0)",
+}
+
+
+@pytest.mark.parametrize("crash", sorted(CRASHES))
+def test_a_crashing_worker_leaves_the_parent_alive(tmp_path, crash):
+    """A worker process that dies: WorkerLostError naming it, this process lives on, nothing left, a new pool works."""
+    r = run_script(
+        tmp_path,
+        f"""
+        import scatterpool as sp
+        from scatterpool.mpi import MPIPool, WorkerLostError
+
+        def crash_on_worker_1():
+            if sp.worker_index() == 1:
+                {CRASHES[crash]}
+            return sp.worker_index()
+
+        pool = MPIPool.spawn(3)
+        report(spawned=pool.pids, helpers=descendants(os.getpid()))
+        try:
+            pool.apply(crash_on_worker_1)
+        except WorkerLostError as error:
+            report(error=str(error))
+        try:
+            pool.apply(sp.worker_index)
+        except WorkerLostError as error:
+            report(later=str(error))
+        pool.close()
+        report(left=wait_gone(pool.pids, 60), helpers_left=wait_gone(descendants(os.getpid()), 60))
+        with MPIPool.spawn(2) as again:
+            report(again=again.apply(sp.worker_index))
+        report(alive=True)
+        """,
+    )
+    assert r.returncode == 0, r.explain()
+    out = reports(r.stdout)
+    assert len(out["spawned"]) == 2
+    assert out["error"].startswith(
+        f"worker 1 (MPI rank 1) was lost during apply: its process (pid {out['spawned'][0]} on "
+    ), out["error"]
+    assert "This pool cannot be used any more" in out["error"]
+    assert out["later"].startswith("the MPI ranks cannot work together any more: worker 1 (MPI rank 1) was lost")
+    assert out["left"] == [] and out["helpers_left"] == []
+    assert out["again"] == [0, 1]
+    assert out["alive"] is True
+    assert wait_gone(out["spawned"] + out["helpers"]) == []
+
+
+HANGS = {
+    # the hang releases the GIL: the worker's watch of its control connection ends it
+    "waits": "threading.Event().wait()",
+    # the hang holds the GIL: nothing runs in the worker; the parent kills it
+    "holds-the-gil": "ctypes.PyDLL(None).pause()",
+}
+
+
+@pytest.mark.parametrize("hang", sorted(HANGS))
+def test_a_worker_that_hangs_at_start_times_out(tmp_path, hang):
+    """A module the workers import at start never finishes: TimeoutError within the pool's timeout, no process left."""
+    (tmp_path / "shadow" / "numpy").mkdir(parents=True)
+    (tmp_path / "started").mkdir()
+    (tmp_path / "shadow" / "numpy" / "__init__.py").write_text(
+        textwrap.dedent(
+            f"""
+            import ctypes, os, threading
+            open(os.path.join({str(tmp_path / "started")!r}, str(os.getpid())), "w").close()
+            {HANGS[hang]}
+            """
+        )
+    )
+    r = run_script(
+        tmp_path,
+        """
+        import numpy  # this process has it already
+        from scatterpool.mpi import MPIPool
+
+        sys.path.insert(0, os.path.abspath("shadow"))  # what the workers will import numpy from
+        try:
+            MPIPool.spawn(3, timeout=15)
+        except TimeoutError as error:
+            started = [int(name) for name in os.listdir("started")]
+            report(error=str(error), started=started, helpers=descendants(os.getpid()))
+            report(left=wait_gone(started, 60))
+        sys.path.pop(0)
+        with MPIPool.spawn(2) as pool:
+            report(after=len(set(pool.apply(os.getpid))))
+        """,
+        timeout=180,
+    )
+    assert r.returncode == 0, r.explain()
+    out = reports(r.stdout)
+    assert out["error"] == (
+        "MPIPool.spawn: 2 of 2 worker processes did not start within 15 s "
+        "(MPIPool.spawn(timeout=...) or SCATTERPOOL_MPI_TIMEOUT); they are stopped"
+    )
+    assert len(out["started"]) == 2  # both workers were stuck in the import
+    assert out["helpers"] == []
+    assert out["left"] == []
+    assert out["after"] == 2
+
+
 def test_worker_that_cannot_start(tmp_path):
     """The workers cannot import scatterpool (their environment differs): the worker's traceback, no hang."""
     (tmp_path / "shadow" / "numpy").mkdir(parents=True)
@@ -502,7 +606,7 @@ def test_worker_that_cannot_start(tmp_path):
 
         sys.path.insert(0, os.path.abspath("shadow"))  # what the workers will import numpy from
         try:
-            MPIPool.spawn(3)
+            MPIPool.spawn(2)
         except RuntimeError as error:
             report(error=str(error), helpers=descendants(os.getpid()))
         sys.path.pop(0)
@@ -512,8 +616,9 @@ def test_worker_that_cannot_start(tmp_path):
     )
     assert r.returncode == 0, r.explain()
     out = reports(r.stdout)
-    assert out["error"].startswith("MPIPool.spawn: worker 1 could not start (2 of 2 failed); its error:")
+    assert out["error"].startswith("MPIPool.spawn: worker 1 could not start; its error:")
     assert "ImportError: numpy is broken on the workers" in out["error"]
+    assert out["helpers"] == []  # the failed start's mpiexec and workers are gone when the error is raised
     assert out["after"] == 2
 
 
@@ -608,3 +713,60 @@ def test_choose_pool_refuses_a_bad_mpi_spawn(value):
 
     with pytest.raises(ValueError, match=r"accepted values: .*mpi-spawn:N"):
         choose_pool({"SCATTERPOOL_POOL": value})
+
+
+def test_pymor_new_parallel_pool_spawns_with_scatterpool_pool_mpi_spawn(tmp_path):
+    pytest.importorskip("pymor", reason="pyMOR (the pymor extra) is needed for scatterpool.pymor")
+    r = run_script(
+        tmp_path,
+        """
+        import numpy as np
+        from pymor.operators.numpy import NumpyMatrixOperator
+        from pymor.parallel.interface import RemoteObject, WorkerPool
+        import scatterpool.pymor
+        from scatterpool.mpi import MPIPool
+
+        with scatterpool.pymor.new_parallel_pool(seed=3) as pool:
+            op = pool.push(NumpyMatrixOperator(np.diag([1.0, 2.0, 3.0])))
+            U = pool.scatter_list([1.0, 2.0, 3.0])
+            report(
+                kind=type(pool).__name__,
+                pymor=isinstance(pool, WorkerPool),
+                mpi=isinstance(pool, MPIPool),
+                size=len(pool),
+                pids=len(set(pool.apply(os.getpid))),
+                handles=isinstance(op, RemoteObject) and isinstance(U, RemoteObject),
+                norms=pool.apply(lambda op: float(op.matrix.sum()), op, task_label="sums"),
+                mapped=pool.map(lambda x, op: float(op.matrix[0, 0]) * x, [1.0, 2.0, 3.0], op=op, task_label="map"),
+                spawned=pool.pids,
+            )
+        """,
+        env=environment(SCATTERPOOL_POOL="mpi-spawn:2"),
+    )
+    assert r.returncode == 0, r.explain()
+    out = reports(r.stdout)
+    assert (out["pymor"], out["mpi"], out["size"], out["pids"], out["handles"]) == (True, True, 2, 2, True)
+    assert out["norms"] == [6.0, 6.0]
+    assert out["mapped"] == [1.0, 2.0, 3.0]
+    assert wait_gone(out["spawned"]) == []
+
+
+def test_another_mpi_library_is_a_clear_error(tmp_path):
+    r = run_script(
+        tmp_path,
+        """
+        from mpi4py import MPI
+        from scatterpool.mpi import MPIPool
+
+        MPI.Get_library_version = lambda: "Open MPI v5.0.5, package: Open MPI\\n"  # as if mpi4py were built on it
+        try:
+            MPIPool.spawn(2)
+        except RuntimeError as error:
+            report(error=str(error), helpers=descendants(os.getpid()))
+        """,
+    )
+    assert r.returncode == 0, r.explain()
+    out = reports(r.stdout)
+    assert out["error"].startswith("MPIPool.spawn is made for MPICH (pip install 'scatterpool[mpi]' brings the mpich")
+    assert "this mpi4py uses Open MPI v5.0.5, package: Open MPI: launch the program with its mpiexec" in out["error"]
+    assert out["helpers"] == []

@@ -17,7 +17,7 @@ import numpy as np
 
 import scatterpool as sp
 
-from .work import DIM, f, g
+from .work import DIM, SMALL_DICT, f, g
 
 ARRAYS: dict[int, np.ndarray[Any, Any]] = {}      # rank 0: rows -> the array to scatter
 RECEIVE_BUFFERS: dict[int, np.ndarray[Any, Any]] = {}  # every rank: rows -> the reused receive buffer
@@ -87,7 +87,7 @@ def restore_mpi4py_pickle() -> None:
 
 def pymor_rows(sizes_rows: list[int], reps: dict[int, int], small_k: int, map_k: int,
                loops: int) -> dict[str, Any] | None:
-    """Rank 0 times pyMOR's MPIPool (scatter_array per size, apply, map); the others serve it."""
+    """Rank 0 times pyMOR's MPIPool (scatter_array per size, apply, map, push, scatter_list); the others serve it."""
     import pymor.core.pickle
     from mpi4py import MPI
     from pymor.tools import mpi
@@ -136,6 +136,8 @@ def pymor_rows(sizes_rows: list[int], reps: dict[int, int], small_k: int, map_k:
         out["small"]["apply"] = loop(lambda: pool.apply(f), small_k)
         out["small"]["map"] = [t / len(items) for t in loop(lambda: pool.map(g, items), map_k)]
         out["checks"].append(("pyMOR MPIPool map", pool.map(g, items) == items))
+        out["small"]["push"] = loop(lambda: pool.push(SMALL_DICT).remove(), small_k)
+        out["small"]["scatter_list"] = loop(lambda: pool.scatter_list(items).remove(), small_k)
         pool = None  # its remote objects go before pyMOR's event loop ends
         gc.collect()
         return out

@@ -36,6 +36,7 @@ EXTRAS = {  # importable name -> (what it is, the extra that brings it)
     "mpi4py": ("mpi4py", "mpi"),
     "pymor": ("pyMOR", "bench"),
     "matplotlib": ("matplotlib", "bench"),
+    "scipy": ("SciPy", "bench"),
 }
 
 
@@ -63,6 +64,9 @@ CONFIGS = [
       for k in (1, 3, 4)],
     Config("mpi-tree", "mpi_tree", "messages per MPIPool.apply along the tree at K = 2..16, cost model for K = 1024",
            ("mpi4py",)),
+    Config("spawn", "spawn_de", "MPIPool.spawn(2) on SciPy's differential evolution (pure Python) beside serial, "
+           "threads, mpiexec, ProcessPoolExecutor, MPIPoolExecutor",
+           needs=("mpi4py", "scipy")),
     Config("pymor-e2e", "pymor_e2e", "pyMOR's rb_greedy and error analysis (bench/bench_pymor.py)",
            needs=("pymor",), quick=False),
 ]

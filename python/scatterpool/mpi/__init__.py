@@ -21,8 +21,12 @@ Faults: an exception on any rank is raised on rank 0 as itself (or as
 :class:`RemoteError` naming its type when it cannot be rebuilt), with the
 remote traceback text as its ``__cause__`` and a note naming the worker; the
 pool stays usable. An argument that does not pickle raises :class:`SendError`
-(a ``TypeError``) before anything is sent. A rank that dies makes rank 0
-raise :class:`WorkerLostError` instead of hanging:
+(a ``TypeError``) before anything is sent. ``push``, ``scatter_list`` and
+``scatter_array`` do not wait for the workers: a worker that cannot store
+what it was sent (its unpickling raises there) makes the pool's next command
+that hears from it (a call, ``close()``) raise :class:`DeliveryError` naming
+that push, and the handle is refused from then on. A rank that dies makes
+rank 0 raise :class:`WorkerLostError` instead of hanging:
 
 * within 0.2 s when its process was on the same host as the rank that
   watches it (each rank watches the pids of the ranks it waits for;
@@ -55,10 +59,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._delivery import DeliveryError
 from ._runtime import WorkerLostError
 from ._serial import RemoteError, RemoteTraceback, SendError
 
-__all__ = ["MPIPool", "RemoteError", "RemoteTraceback", "SendError", "WorkerLostError", "launched"]
+__all__ = ["DeliveryError", "MPIPool", "RemoteError", "RemoteTraceback", "SendError", "WorkerLostError", "launched"]
 
 
 def launched() -> bool:

@@ -4,12 +4,15 @@ The client turns commands into messages (:meth:`Client.messages`), runs one
 command at a time (:meth:`Client.begin` / :meth:`Client.end`), collects the
 replies, and keeps what the worker ranks must learn along the way: objects
 removed on rank 0, functions they may forget, a changed ``sys.path``, pools
-closed while a command ran.
+closed while a command ran. A delivery (push, a scatter) gets no reply of
+its own: the link keeps which ranks have not answered since, and the pool's
+next reply from them says whether it was stored (see ``_delivery``).
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,8 +20,21 @@ from typing import TYPE_CHECKING, Any
 from .._base import merge_worker_errors
 from .._core import ReentrantCallError
 from . import _runtime
-from ._protocol import SEQ, Body, Call, Close, Extras, Quit, Remove, Reply, command_pickle, decode_reply
-from ._serial import FunctionCache, unpack_exception
+from ._delivery import DeliveryError
+from ._protocol import (
+    SEQ,
+    Body,
+    Call,
+    Close,
+    Confirm,
+    Extras,
+    Quit,
+    Remove,
+    Reply,
+    command_pickle,
+    decode_reply,
+)
+from ._serial import FunctionCache, add_note, unpack_exception
 
 if TYPE_CHECKING:
     from ._pool import MPIPool
@@ -26,6 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["Client", "Link", "get_client", "shutdown"]
 
 _RECENT = 256  # pickles of recent calls kept for a repeated call
+# Deliveries sent without a reply before rank 0 waits for the workers to
+# confirm them: small messages pile up in the workers' MPI queues otherwise.
+_UNCONFIRMED_DELIVERIES = 256
 
 
 class Link:
@@ -42,6 +61,21 @@ class Link:
         self.shared_ids: dict[str, int] = {}  # registry key of an immutable -> object id
         self.shared_keys: dict[int, str] = {}  # object id -> registry key
         self.open = True
+        self.failed: dict[int, DeliveryError] = {}  # object id -> why a worker could not store it
+        self.unconfirmed: set[int] = set()  # ranks sent deliveries that no reply of theirs confirmed yet
+        self.deliveries = 0  # deliveries sent since every rank last confirmed
+        # replies were sent to rank 0 that it did not read (an interrupt): they may have reported failures
+        self.unread = False
+
+    def confirmed(self, ranks: Sequence[int]) -> None:
+        """``ranks`` replied to a command: the deliveries sent to them before it are accounted for."""
+        self.unconfirmed.difference_update(ranks)
+        if not self.unconfirmed:
+            self.deliveries = 0
+
+    def note_failed(self, error: DeliveryError) -> None:
+        for oid, _ in error.failed:
+            self.failed[oid] = error
 
     def take(self, w: int) -> tuple[int, ...]:
         ids = self.pending[w]
@@ -51,6 +85,8 @@ class Link:
         return tuple(ids)
 
     def erased(self, oid: int) -> None:
+        if self.failed:
+            self.failed.pop(oid, None)
         key = self.shared_keys.pop(oid, None)
         if key is not None:
             self.shared_ids.pop(key, None)
@@ -103,7 +139,10 @@ class Client:
         """Starts a command of ``link``'s pool: no other command runs in this thread, the ranks are in step."""
         rt = self.rt
         rt.lock.acquire()
-        if not (self.in_command or rt.finished or rt.broken is not None or rt.unfinished or self.deferred_close):
+        if not (
+            self.in_command or rt.finished or rt.broken is not None or rt.unfinished or self.deferred_close
+            or link.unread
+        ):
             self.in_command = True  # the path of every call
             self.running = link
             return
@@ -121,6 +160,8 @@ class Client:
                 self.finish_unfinished()
             if self.deferred_close:
                 self.close_deferred()
+            if link.unread:
+                self.confirm_again(link, what)
         except BaseException:
             self.in_command = False
             self.running = None
@@ -219,18 +260,61 @@ class Client:
         """The replies of ``ranks`` to command ``seq``."""
         return {w: decode_reply(buf) for w, buf in self.rt.collect(ranks, seq, what).items()}
 
-    def run(self, link: Link, body: Body | Mapping[int, Body], what: str) -> dict[int, Any]:
-        """Sends a command to every worker rank; their values, or the lowest failed rank's exception."""
+    def run(
+        self, link: Link, body: Body | Mapping[int, Body], what: str, ranks: Sequence[int] | None = None
+    ) -> dict[int, Any]:
+        """Sends a command to ``ranks`` (every worker rank); their values, or the lowest failed rank's exception."""
         rt = self.rt
-        ranks = list(range(1, rt.size))
+        if ranks is None:
+            ranks = list(range(1, rt.size))
         if not ranks:
             return {}
+        seq = rt.next_seq()
+        msgs = self.messages(link, seq, ranks, body)
+        link.unread = True
+        with rt.defer_interrupt:
+            reqs = rt.send(msgs)
+        self.complete(reqs, ranks, what)
+        replies = self.replies(ranks, seq, what)
+        link.unread = False
+        link.confirmed(ranks)
+        return values_or_raise(replies, link)
+
+    def deliver(self, link: Link, body: Body | Mapping[int, Body], what: str) -> None:
+        """Sends a delivery to every worker rank, without waiting for a reply."""
+        rt = self.rt
+        ranks = list(range(1, rt.size))
         seq = rt.next_seq()
         msgs = self.messages(link, seq, ranks, body)
         with rt.defer_interrupt:
             reqs = rt.send(msgs)
         self.complete(reqs, ranks, what)
-        return values_or_raise(self.replies(ranks, seq, what))
+        self.delivered(link, ranks)
+
+    def delivered(self, link: Link, ranks: Sequence[int]) -> None:
+        """A delivery went to ``ranks``: their next reply on this pool confirms it."""
+        link.unconfirmed.update(ranks)
+        link.deliveries += 1
+
+    def confirm(self, link: Link, what: str, ranks: Sequence[int] | None = None) -> None:
+        """Waits for ``ranks`` (every rank not confirmed yet) to confirm the pool's deliveries; raises a failed one."""
+        if ranks is None:
+            ranks = sorted(link.unconfirmed)
+        self.run(link, Confirm(False), what, ranks)
+
+    def confirm_again(self, link: Link, what: str) -> None:
+        """After replies rank 0 did not read: every rank reports its failed deliveries again; raises the new ones."""
+        known = set(link.failed)
+        try:
+            self.run(link, Confirm(True), what, list(range(1, self.rt.size)))
+        except DeliveryError:
+            if not set(link.failed) <= known:
+                raise
+
+    def make_room(self, link: Link, what: str) -> None:
+        """Before a delivery: the workers confirm what they were sent once that is much."""
+        if link.deliveries >= _UNCONFIRMED_DELIVERIES:
+            self.confirm(link, what)
 
     def flush_removals(self) -> None:
         """Tells the workers about objects removed on rank 0 (no reply)."""
@@ -261,11 +345,14 @@ class Client:
         with rt.defer_interrupt:
             reqs = rt.send(msgs)
         self.complete(reqs, ranks, "close()")
-        rt.collect(ranks, seq, "close()")
+        values_or_raise(self.replies(ranks, seq, "close()"), link)
 
     def close_deferred(self) -> None:
         while self.deferred_close:
-            self.close_link(self.deferred_close.pop())
+            try:
+                self.close_link(self.deferred_close.pop())
+            except DeliveryError as error:  # a pool closed by another thread or the garbage collector
+                warnings.warn(f"closing an MPIPool: {error}", RuntimeWarning, stacklevel=2)
 
     def finish_unfinished(self) -> None:
         rt = self.rt
@@ -283,12 +370,30 @@ class Client:
         rt.complete(reqs, ranks, "the shutdown")
 
 
-def values_or_raise(replies: Mapping[int, Reply]) -> dict[int, Any]:
+def values_or_raise(replies: Mapping[int, Reply], link: Link | None = None) -> dict[int, Any]:
     """The values of the replies; if some rank failed, its exception (the lowest rank's, naming the others)."""
     errors = {w: unpack_exception(reply.value, w) for w, reply in replies.items() if not reply.ok}
     if errors:
-        raise merge_worker_errors(errors)
+        raise worker_errors(errors, link)
     return {w: reply.value for w, reply in replies.items()}
+
+
+def worker_errors(errors: dict[int, BaseException], link: Link | None) -> BaseException:
+    """The exception of a command that failed on workers: a failed delivery first (the command did not run there).
+
+    The link notes the failed deliveries, so that their handles are refused.
+    """
+    failed: dict[int, BaseException] = {w: e for w, e in errors.items() if isinstance(e, DeliveryError)}
+    if not failed:
+        return merge_worker_errors(errors)
+    if link is not None:
+        for e in failed.values():
+            link.note_failed(e)  # type: ignore[arg-type]
+    error = merge_worker_errors(failed)
+    for w in sorted(errors):
+        if w not in failed:
+            add_note(error, f"worker {w} also raised {type(errors[w]).__name__}: {errors[w]}")
+    return error
 
 
 _client: Client | None = None
@@ -310,8 +415,8 @@ def shutdown() -> None:
     for pool in list(client.pools):
         try:
             pool.close()
-        except Exception:  # the launcher ends the job next; a pool that fails to close must not stop that
-            pass
+        except Exception as error:  # the launcher ends the job next; a pool that fails to close must not stop that
+            sys.stderr.write(f"scatterpool.mpi: closing {pool!r} at the end: {type(error).__name__}: {error}\n")
     if rt.broken is not None or rt.size == 1:
         return
     with rt.lock:

@@ -17,12 +17,23 @@ import numpy as np
 
 from .. import _core
 from .._arrays import ArrayParts
-from .._base import WorkerPool, immutable_key, merge_worker_errors
+from .._base import WorkerPool, immutable_key
 from .._core import InvalidRemoteObjectError, PoolClosedError, ReentrantCallError, RemoteObject
 from .._immutable import items_shareable, worker_copies
 from . import _runtime
-from ._client import Client, Link, get_client, values_or_raise
-from ._protocol import Call, CountObjects, FunctionRef, Open, Push, ScatterChunk, ScatterRows, decode_reply
+from ._client import Client, Link, get_client, worker_errors
+from ._delivery import DeliveryError
+from ._protocol import (
+    Call,
+    CountObjects,
+    FunctionRef,
+    Open,
+    PackedError,
+    Push,
+    ScatterChunk,
+    ScatterRows,
+    payload,
+)
 from ._rows import send_spec
 from ._serial import SendError, describe_unpicklable, dumps, loads, unpack_exception
 from ._worker import run_call
@@ -54,6 +65,9 @@ class MPIPool(WorkerPool):
       no intermediate copy. Rank 0 keeps its rows (a copy, or a view with
       ``copy=False``).
     * ``scatter_list``: one pickled chunk per rank.
+    * ``push`` and the scatters return once the data has left rank 0; a
+      worker that cannot store it reports a :class:`~scatterpool.mpi.DeliveryError` at the
+      pool's next call or ``close()``, and the handle is refused after.
     * ``apply`` / ``apply_only`` / ``map``: the function and the arguments
       pickled once per call (a function that cannot change is sent once per
       rank and named by an id afterwards; functions from the script, lambdas
@@ -120,18 +134,19 @@ class MPIPool(WorkerPool):
         """A pool of ``num_workers`` workers without ``mpiexec``: this process and ``num_workers - 1`` spawned ones.
 
         For a notebook, an IDE or ``python script.py``, when the functions
-        hold the GIL: the worker processes are started on this machine with
-        MPI's spawn, talk to this process as the ranks of a launch do, and
-        stop at ``close()``, at this process's exit, or when this process
-        dies. A worker process that dies ends this process too (MPICH's
-        process manager ends the whole job). See docs/processes.md.
+        hold the GIL: the worker processes are started on this machine as
+        an MPI job of their own, talk to this process as the ranks of a
+        launch do, and stop at ``close()``, at this process's exit, or when
+        this process dies. A worker process that dies breaks the pool
+        (:class:`WorkerLostError`), not this process. See docs/processes.md.
 
         Raises:
             ImportError: mpi4py is not installed.
             RuntimeError: this program runs on several MPI ranks (use
                 ``MPIPool()``), MPICH's ``mpiexec`` cannot be found, or a
                 worker process could not start (its traceback in the message).
-            TimeoutError: the workers did not report within ``timeout`` seconds.
+            TimeoutError: the workers did not report within ``timeout`` seconds
+                (they are stopped).
         """
         from ._spawn import SpawnedMPIPool
 
@@ -203,12 +218,20 @@ class MPIPool(WorkerPool):
                 return
             client.in_command = True
             client.running = link
+            report: DeliveryError | None = None
             try:
+                if link.unread and rt.broken is None:
+                    try:
+                        client.confirm_again(link, "close()")
+                    except DeliveryError as error:  # raised once the pool is closed
+                        report = error
                 self._forget(deferred=False)
                 client.close_link(link)
             finally:
                 client.in_command = False
                 client.running = None
+            if report is not None:
+                raise report
         finally:
             rt.lock.release()
 
@@ -240,6 +263,8 @@ class MPIPool(WorkerPool):
         client = self._client
         client.begin(self._link, "push")
         try:
+            if self._link.deliveries:
+                client.make_room(self._link, "push")
             if key is not None:
                 handle = self.registry.acquire_shared(key)
                 if handle is not None:
@@ -285,16 +310,23 @@ class MPIPool(WorkerPool):
         seq = rt.next_seq()
         msgs = client.messages(self._link, seq, ranks, Push(oid, inline, sizes))
         MPI = rt.MPI
-        with rt.defer_interrupt:
+        if not raws and len(data) < _SMALL:
+            # small messages are copied out by MPI at once, and a rank that got a push another missed
+            # only ignores the removal of the handle that the interrupted push drops
             reqs = rt.send(msgs)
-            reqs += [rt.comm.Ibcast([r, MPI.BYTE], root=0) for r in raws]
+        else:
+            with rt.defer_interrupt:
+                reqs = rt.send(msgs)
+                reqs += [rt.comm.Ibcast([r, MPI.BYTE], root=0) for r in raws]
         client.complete(reqs, ranks, "push")
-        values_or_raise(client.replies(ranks, seq, "push"))
+        client.delivered(self._link, ranks)
 
     def _scatter_rows(self, parts: ArrayParts, copy: bool) -> RemoteObject:
         client = self._client
         client.begin(self._link, "scatter_array")
         try:
+            if self._link.deliveries:
+                client.make_room(self._link, "scatter_array")
             rows = parts.rows
             n, dim = rows.shape
             offsets = _core.even_split(n, self._size)
@@ -354,12 +386,14 @@ class MPIPool(WorkerPool):
         finally:
             if rowtype is not None and not rt.unfinished:
                 rowtype.Free()
-        values_or_raise(client.replies(ranks, seq, "scatter_array"))
+        client.delivered(self._link, ranks)
 
     def _scatter_chunks(self, items: list[Any], offsets: list[int]) -> RemoteObject:
         client = self._client
         client.begin(self._link, "scatter_list")
         try:
+            if self._link.deliveries:
+                client.make_room(self._link, "scatter_list")
             pickles: dict[int, bytes] = {}
             for w in self._others:
                 chunk = items[offsets[w] : offsets[w + 1]]
@@ -370,7 +404,8 @@ class MPIPool(WorkerPool):
             handle = self.registry.put([items[offsets[0] : offsets[1]]])
             if pickles:
                 try:
-                    client.run(self._link, {w: ScatterChunk(handle.id, p) for w, p in pickles.items()}, "scatter_list")
+                    chunks = {w: ScatterChunk(handle.id, p) for w, p in pickles.items()}
+                    client.deliver(self._link, chunks, "scatter_list")
                 except BaseException:
                     handle.remove()
                     raise
@@ -397,8 +432,11 @@ class MPIPool(WorkerPool):
         client.begin(self._link, kind)
         try:
             K = self._size
+            link = self._link
             if kind == "apply_only":
                 targets: list[int] = [worker] if worker else []
+                if link.unconfirmed and not link.unconfirmed.issubset(targets):
+                    client.confirm(link, kind, sorted(link.unconfirmed.difference(targets)))
             else:
                 targets = self._others
             arguments = _Arguments(self, kind, args, kwargs, bool(targets)) if args or kwargs else _NO_ARGUMENTS
@@ -413,7 +451,8 @@ class MPIPool(WorkerPool):
             if targets:
                 body, refs = self._bodies(kind, f, targets, arguments, seqs, offsets)
                 seq = rt.next_seq()
-                msgs = client.messages(self._link, seq, targets, body)
+                msgs = client.messages(link, seq, targets, body)
+                link.unread = True
                 if max(map(len, msgs.values())) < _SMALL:
                     # small messages are copied out by MPI at once: an interrupt cannot leave one half sent
                     reqs = rt.send(msgs)
@@ -442,15 +481,18 @@ class MPIPool(WorkerPool):
                 if reqs:
                     client.complete(reqs, targets, kind)
                 for w, buf in rt.collect(targets, seq, kind).items():
-                    reply = decode_reply(buf)
-                    if reply.ok:
-                        out[w] = reply.value
+                    ok, value = pickle.loads(payload(buf))
+                    if ok:
+                        out[w] = value
                     else:
-                        errors[w] = unpack_exception(reply.value, w)
+                        errors[w] = unpack_exception(PackedError(*value), w)
                         if refs is not None:
                             client.functions.forget(w, refs[w])
+                link.unread = False
+                if link.unconfirmed:
+                    link.confirmed(targets)
             if errors:
-                raise merge_worker_errors(errors)
+                raise worker_errors(errors, link)
             if kind == "apply":
                 return out
             if kind == "apply_only":
@@ -481,7 +523,8 @@ class MPIPool(WorkerPool):
             common = FunctionRef(None, functions.pickle_function(f))
         elif entry.holders.issuperset(targets):
             if seqs is None:  # the path of a repeated apply
-                return Call(kind, entry.fid, None, data, pos, kw, None), None
+                # tuple.__new__: a named tuple's own __new__ is a Python function, several times slower
+                return tuple.__new__(Call, (kind, entry.fid, None, data, pos, kw, None)), None
             common = FunctionRef(entry.fid, None)
         if common is not None:
             refs = dict.fromkeys(targets, common)
@@ -528,6 +571,17 @@ class MPIPool(WorkerPool):
         registry = handle.registry
         if registry is None or registry.uid != self._uid:
             raise InvalidRemoteObjectError(f"remote object {handle.id} belongs to another pool")
+        if self._link.failed:
+            self._check_delivered(handle.id)
+
+    def _check_delivered(self, oid: int) -> None:
+        """Refuses an object that a worker failed to store."""
+        error = self._link.failed.get(oid)
+        if error is not None:
+            what = dict(error.failed)[oid]
+            raise InvalidRemoteObjectError(
+                f"remote object {oid} cannot be used: its {what} failed on worker {error.worker} (remove it)"
+            ) from error
 
 
 class _Arguments:
@@ -620,7 +674,10 @@ def _reference(pool: MPIPool, shared_ids: dict[str, int], value: Any) -> int | N
     if shared_ids:
         key = immutable_key(value)
         if key is not None:
-            return shared_ids.get(key)
+            oid = shared_ids.get(key)
+            if oid is not None and pool._link.failed:
+                pool._check_delivered(oid)
+            return oid
     return None
 
 

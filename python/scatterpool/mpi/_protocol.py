@@ -3,15 +3,18 @@
 A command is rank 0's sequence number for it (8 bytes, little endian: ``SEQ``)
 followed by a pickle of a :class:`Command`: the pool it is for, the
 housekeeping that rides along (:class:`Extras`) and a body, one structure per
-kind of command (:class:`Open` ... :class:`Call`). Each worker rank answers
-every command but :class:`Remove` and :class:`Quit` with a reply: the same
-sequence number, then a pickle of a :class:`Reply`. Both pass along the
-tree of ranks unchanged, inside the frames and merged replies of ``_tree``.
+kind of command (:class:`Open` ... :class:`Confirm`). Each worker rank answers
+every command with a reply (the same sequence number, then a pickle of a
+:class:`Reply`) but :class:`Remove`, :class:`Quit` and the deliveries
+(:class:`Push`, :class:`ScatterRows`, :class:`ScatterChunk`), whose failures
+the pool's next reply reports (see ``_delivery``). Commands and replies pass
+along the tree of ranks unchanged, inside the frames and merged replies of
+``_tree``.
 
 The structures are named tuples. On the wire each travels as a plain tuple
 (a body with a small code for its kind), because pickling a class instance
 costs several times more than a tuple, and a small call costs little more
-than its pickles; :func:`decode_command` and :func:`decode_reply` give the
+than its pickles; :func:`command_parts` and :func:`decode_reply` give the
 fields their names back.
 """
 
@@ -22,9 +25,9 @@ import struct
 from typing import Any, NamedTuple
 
 __all__ = [
-    "SEQ", "Body", "Call", "Close", "Command", "CountObjects", "Extras", "FunctionRef", "Open", "PackedError",
-    "Push", "Quit", "Remove", "Reply", "ScatterChunk", "ScatterRows", "command_pickle", "decode_command",
-    "decode_reply", "payload", "reply_pickle",
+    "DELIVERIES", "SEQ", "Body", "Call", "Close", "Command", "Confirm", "CountObjects", "Extras", "FunctionRef", "Open",
+    "OK_NONE", "PackedError", "Push", "Quit", "Remove", "Reply", "ScatterChunk", "ScatterRows", "command_parts",
+    "command_pickle", "decode_reply", "payload", "reply_pickle",
 ]
 
 PROTOCOL = 5
@@ -117,8 +120,19 @@ class Call(NamedTuple):
     chunk: bytes | None
 
 
-Body = Open | Close | Remove | Quit | CountObjects | Push | ScatterRows | ScatterChunk | Call
-_KINDS: tuple[type, ...] = (Open, Close, Remove, Quit, CountObjects, Push, ScatterRows, ScatterChunk, Call)
+class Confirm(NamedTuple):
+    """Nothing to run: the reply says whether the pool's deliveries so far were stored.
+
+    ``again``: report every failed delivery the rank still holds, also those
+    reported before (rank 0 may not have read the reply that carried them).
+    """
+
+    again: bool
+
+
+Body = Open | Close | Remove | Quit | CountObjects | Push | ScatterRows | ScatterChunk | Call | Confirm
+_KINDS: tuple[type, ...] = (Open, Close, Remove, Quit, CountObjects, Push, ScatterRows, ScatterChunk, Call, Confirm)
+DELIVERIES: tuple[type, ...] = (Push, ScatterRows, ScatterChunk)  # no reply
 _CODE = {kind: code for code, kind in enumerate(_KINDS)}
 
 
@@ -164,13 +178,12 @@ def command_pickle(pool: int, extras: Extras | None, body: Body) -> bytes:
     return pickle.dumps((pool, extras if extras is None else tuple(extras), _CODE[type(body)], tuple(body)), PROTOCOL)
 
 
-def decode_command(buf: bytes | bytearray) -> tuple[int, Command]:
-    """``(seq, command)`` of a message from rank 0."""
+def command_parts(buf: bytes | bytearray) -> tuple[int, int, Extras | None, Body]:
+    """``(seq, pool, extras, body)`` of a message from rank 0: the fields of its :class:`Command`."""
     pool, extras, code, fields = pickle.loads(payload(buf))
-    body = tuple.__new__(_KINDS[code], fields)
     if extras is not None:
         extras = tuple.__new__(Extras, extras)
-    return SEQ.unpack_from(buf)[0], tuple.__new__(Command, (pool, extras, body))
+    return SEQ.unpack_from(buf)[0], pool, extras, tuple.__new__(_KINDS[code], fields)
 
 
 def reply_pickle(ok: bool, value: Any, dumps: Any = None) -> bytes:
@@ -187,3 +200,6 @@ def decode_reply(buf: bytes | bytearray) -> Reply:
     if not ok:
         value = tuple.__new__(PackedError, value)
     return tuple.__new__(Reply, (ok, value))
+
+
+OK_NONE = reply_pickle(True, None)  # the reply of a function that returns None, pickled once

@@ -1,64 +1,64 @@
-"""MPIPool.spawn: the workers of an MPIPool started by this process with MPI's spawn, no mpiexec.
+"""MPIPool.spawn: the workers of an MPIPool started by this process; the user runs no mpiexec.
 
-``MPIPool.spawn(N)`` starts ``N - 1`` Python processes on this machine with
-``MPI_Comm_spawn`` and merges the intercommunicator into one communicator
-of ``N`` ranks, this process being rank 0 (worker 0). That communicator gets
-its own runtime and client, so the pool talks to its workers exactly as an
-``MPIPool`` of a launch does (the same protocol, rows by ``Scatterv``, the
-same worker loop); it is just not the process-wide one. Each spawned pool
-has its own processes: two pools, two sets.
+``MPIPool.spawn(N)`` starts ``N - 1`` Python processes on this machine as
+an MPI job of their own, under an ``mpiexec`` that this process runs as a
+child (the one of the ``mpich`` wheel, beside ``python``), and joins them to
+this process with ``MPI_Comm_accept``/``MPI_Comm_connect`` into one
+communicator of ``N`` ranks, this process being rank 0 (worker 0). That
+communicator gets its own runtime and client, so the pool talks to its
+workers exactly as an ``MPIPool`` of a launch does (the same protocol, rows
+by ``Scatterv``, the same worker loop). Each spawned pool has its own job.
 
-The workers stop
+Why a job of its own rather than ``MPI_Comm_spawn``: MPICH's process
+manager ends every process of a job when one of them dies, and a process
+that spawns is part of its children's job (MPICH kills its process group):
+a crashing worker would kill this process, a notebook's kernel. Here the
+process manager of the workers' job knows nothing of this process: a worker
+that dies ends its job (the other workers), this process sees the worker's
+process gone and raises ``WorkerLostError``, and a new ``MPIPool.spawn``
+starts a new job.
+
+Each worker also holds a connection to this process's control socket (a
+Unix socket): it sends its pid first, then ``ready`` or its traceback, and
+it ends itself when that connection closes. So the workers stop
 
 * at ``close()`` (or the end of a ``with`` block, or garbage collection):
   they are told to quit, say goodbye, and both sides disconnect;
 * at this process's exit: every open pool is closed then;
-* when this process dies: MPICH's process manager ends the processes it
-  spawned for it (and a worker that finds its parent gone stops too).
+* when this process dies: their control connections close;
+* when the start fails or takes longer than the pool's ``timeout``: this
+  process closes their control connections, and kills those still there
+  ``STOP_TIMEOUT`` seconds later (a worker that holds the GIL).
 
-Which ``mpiexec``: MPICH starts its process manager (hydra's ``mpiexec``)
-for the first spawn of a process not launched by ``mpiexec``, looking it up
-on ``PATH``; without it, it hangs after an assertion. The folder of the
-MPICH that mpi4py uses (the ``bin`` of this Python's environment, where the
-``mpich`` wheel puts it) is put first on ``PATH`` for the spawn; when no
-``mpiexec`` is found there nor on ``PATH`` the spawn is refused with a
-``RuntimeError`` that says so, before MPI is asked.
-
-Failure to start: a worker process initialises MPI first and reports
-whether it could import scatterpool (from this process's ``sys.path``);
-otherwise the pool raises a ``RuntimeError`` with the worker's traceback.
-Every wait of the start and of the stop has a timeout (the pool's
-``timeout``, default 60 s).
-
-MPICH's process manager ends the whole job, this process included, when a
-spawned process dies (a crash of the interpreter, a kill): the same as under
-``mpiexec``. An exception in a function is not that: it is raised here, and
-the pool stays usable.
+Every wait of the start has a timeout but one: once every worker reported
+ready, ``MPI_Comm_accept`` waits for them to connect, which they do at once.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import selectors
 import shutil
+import signal
+import socket
+import subprocess
 import sys
 import sysconfig
-import threading
+import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from . import _runtime
 from ._client import Client
 from ._pool import MPIPool
-from ._spawned import TAG_BYE, TAG_GO, TAG_STARTED
+from ._runtime import WorkerLostError
+from ._spawned import TAG_BYE
 
-__all__ = ["SpawnedMPIPool", "SpawnedWorkers", "mpiexec_folder"]
+__all__ = ["SpawnedMPIPool", "SpawnedWorkers", "WorkerJob", "mpiexec_folder"]
 
 STOP_TIMEOUT = 10.0  # seconds the workers have to leave their loop after quit
 _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_spawned.py")
-_spawn_lock = threading.Lock()  # one spawn at a time: the PATH of the process is changed for it
 
 
 def mpiexec_folder() -> str | None:
@@ -75,22 +75,6 @@ def mpiexec_folder() -> str | None:
     return os.path.dirname(found) if found else None
 
 
-@contextmanager
-def _path_first(folder: str | None) -> Iterator[None]:
-    if folder is None:
-        yield
-        return
-    before = os.environ.get("PATH")
-    os.environ["PATH"] = folder + (os.pathsep + before if before else "")
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["PATH"]
-        else:
-            os.environ["PATH"] = before
-
-
 def _check_can_spawn(num_workers: int) -> None:
     if isinstance(num_workers, bool) or not isinstance(num_workers, int):
         raise TypeError(f"MPIPool.spawn: num_workers must be an int, got {type(num_workers).__name__}")
@@ -100,6 +84,155 @@ def _check_can_spawn(num_workers: int) -> None:
     if rt is not None and rt.rank != 0:
         raise RuntimeError(
             "MPIPool.spawn: this process is a worker of an MPIPool; a pool is made by the process that runs the program"
+        )
+
+
+def _job_environment(folder: str) -> dict[str, str]:
+    """This process's environment for the workers' mpiexec: its folder first on PATH, no trace of a launch.
+
+    A program itself launched by ``mpiexec -n 1`` has the variables that
+    connect it to its own process manager (``PMI_*``); the workers' job has
+    its own, so they are left out.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "PMIX_"))}
+    env["PATH"] = folder + (os.pathsep + env["PATH"] if env.get("PATH") else "")
+    return env
+
+
+class WorkerJob:
+    """The workers' own MPI job: its ``mpiexec`` (a child of this process) and the workers' control connections."""
+
+    def __init__(self, MPI: Any, count: int, folder: str) -> None:
+        import mpi4py
+
+        self.count = count
+        self.pids: dict[int, int] = {}  # control connection (fd) -> pid of the worker
+        self.connections: list[socket.socket] = []
+        self.folder = tempfile.mkdtemp(prefix="scatterpool-spawn-")
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.process: subprocess.Popen[bytes] | None = None
+        try:
+            address = os.path.join(self.folder, "control")
+            self.listener.bind(address)
+            self.listener.listen(count)
+            self.port: str = MPI.Open_port()
+            config = {
+                "mpi4py": [os.path.dirname(os.path.dirname(os.path.abspath(mpi4py.__file__)))],
+                "path": [os.path.abspath(p) if p else os.getcwd() for p in sys.path],
+                "control": address,
+                "port": self.port,
+            }
+            self.mpiexec = os.path.join(folder, "mpiexec")
+            args = [self.mpiexec, "-n", str(count), sys.executable, _SCRIPT]
+            self.process = subprocess.Popen(
+                [*args, json.dumps(config).encode().hex()],
+                stdin=subprocess.DEVNULL,  # mpiexec would forward this process's stdin to a worker
+                env=_job_environment(folder),
+                start_new_session=True,  # a Ctrl-C at a terminal is for this process, not for its workers
+            )
+        except BaseException:
+            self.end()
+            raise
+
+    def await_ready(self, timeout: float) -> list[int]:
+        """The workers' pids once each reported ready; the first failure's traceback or a timeout otherwise."""
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        ready: dict[int, int] = {}  # rank -> pid
+        pending: dict[socket.socket, bytes] = {}
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.listener, selectors.EVENT_READ)
+            while len(ready) < self.count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(
+                        f"MPIPool.spawn: {self.count - len(ready)} of {self.count} worker processes did not start "
+                        f"within {timeout:g} s (MPIPool.spawn(timeout=...) or SCATTERPOOL_MPI_TIMEOUT); "
+                        f"they are stopped"
+                    )
+                # the select wakes up now and then to notice an mpiexec that ended before any worker connected
+                for key, _ in sel.select(min(left, 0.05)):
+                    if key.fileobj is self.listener:
+                        connection, _ = self.listener.accept()
+                        self.connections.append(connection)
+                        pending[connection] = b""
+                        sel.register(connection, selectors.EVENT_READ)
+                        continue
+                    connection = key.fileobj  # type: ignore[assignment]
+                    data = connection.recv(65536)
+                    if not data:
+                        sel.unregister(connection)
+                        raise RuntimeError(
+                            f"MPIPool.spawn: a worker process (pid {self.pids.get(connection.fileno(), '?')}) "
+                            f"ended before it reported; see its output above"
+                        )
+                    pending[connection] += data
+                    *lines, pending[connection] = pending[connection].split(b"\n")
+                    for line in lines:
+                        message = json.loads(line)
+                        if "pid" in message:
+                            self.pids[connection.fileno()] = message["pid"]
+                        elif "failed" in message:
+                            raise RuntimeError(
+                                f"MPIPool.spawn: worker {message['rank']} could not start; its error:\n"
+                                f"{message['failed']}"
+                            )
+                        else:
+                            ready[message["rank"]] = self.pids[connection.fileno()]
+                status = self.process.poll()
+                if status is not None and len(ready) < self.count:
+                    raise RuntimeError(
+                        f"MPIPool.spawn: the workers' mpiexec ({self.mpiexec}) ended with status "
+                        f"{status} before every worker started; see its output above"
+                    )
+        return [ready[rank] for rank in range(1, self.count + 1)]
+
+    def accept(self, MPI: Any) -> Any:
+        """The intercommunicator to the ready workers (they connect at once)."""
+        return MPI.COMM_SELF.Accept(self.port)
+
+    def end(self, quitting: bool = False) -> None:
+        """Closes the control connections (the workers end themselves) and reaps the job; kills what stays.
+
+        ``quitting``: the workers were told to quit and are on their way out; they get ``STOP_TIMEOUT``
+        seconds to end on their own (``MPI_Finalize`` included) before their connections close.
+        """
+        if quitting and self.process is not None:
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+        for connection in self.connections:
+            connection.close()
+        self.listener.close()
+        process = self.process
+        if process is not None:
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                # a worker that holds the GIL does not run its watch: end the workers and their mpiexec
+                for pid in self.pids.values():
+                    _kill(pid)
+                _kill(process.pid)
+                process.wait(STOP_TIMEOUT)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class _SpawnedRuntime(_runtime.Runtime):
+    """The runtime of a spawned pool: a lost worker breaks this pool only, and a new spawn makes another."""
+
+    def _lost(self, w: int, why: str, what: str) -> None:
+        self.broken = f"worker {w} (MPI rank {w}) was lost during {what}: {why}"
+        raise WorkerLostError(
+            f"{self.broken}. This pool cannot be used any more: close it (its other workers stop); "
+            f"MPIPool.spawn makes a new one."
         )
 
 
@@ -121,108 +254,78 @@ class SpawnedWorkers:
             timeout if timeout is not None else _runtime._env_float("SCATTERPOOL_MPI_TIMEOUT", _runtime.DEFAULT_TIMEOUT)
         )
         self.stopped = False
+        self.job: WorkerJob | None = None
         self.intercomm: Any = None
         self.pids: list[int] = []
         if num_workers == 1:
             comm = MPI.COMM_SELF.Dup()
         else:
-            self.intercomm = self._spawn(num_workers - 1)
-            comm = self.intercomm.Merge(high=False)
-            try:
-                self.pids = self._await_start(comm, num_workers - 1)
-            except BaseException:
-                if not self.stopped:  # a timeout: the ranks that did start wait for a word that never comes
-                    comm.Free()
-                raise
-        self.comm = comm
-        self.rt = _runtime.Runtime(MPI, comm, launched=False)
-        self.client = Client(self.rt)
-
-    def _spawn(self, count: int) -> Any:
-        MPI = self.MPI
-        folder = None
-        if "MPICH" in MPI.Get_library_version():
+            library = MPI.Get_library_version()
+            if "MPICH" not in library:
+                # connecting two jobs by port needs the process manager's help elsewhere (Open MPI's name server)
+                raise RuntimeError(
+                    "MPIPool.spawn is made for MPICH (pip install 'scatterpool[mpi]' brings the mpich wheel); "
+                    f"this mpi4py uses {library.splitlines()[0].strip()}: launch the program with its mpiexec "
+                    "(`mpiexec -n K python -m scatterpool.mpi script.py`) and use MPIPool()"
+                )
             folder = mpiexec_folder()
             if folder is None:
                 raise RuntimeError(
-                    "MPIPool.spawn: MPICH needs its mpiexec (hydra) to spawn processes, and there is none in "
+                    "MPIPool.spawn: the workers are started by MPICH's mpiexec, and there is none in "
                     f"{os.path.dirname(sys.executable)} nor on PATH; install the mpich wheel "
                     "(pip install 'scatterpool[mpi]') or put the folder of MPICH's mpiexec on PATH"
                 )
-        import mpi4py
-
-        config = {
-            "mpi4py": [os.path.dirname(os.path.dirname(os.path.abspath(mpi4py.__file__)))],
-            "path": [os.path.abspath(p) if p else os.getcwd() for p in sys.path],
-        }
-        info = MPI.Info.Create()
-        info.Set("wdir", os.getcwd())
-        try:
-            with _spawn_lock, _path_first(folder):
-                return MPI.COMM_SELF.Spawn(
-                    sys.executable, args=[_SCRIPT, json.dumps(config).encode().hex()], maxprocs=count, info=info
-                )
-        except MPI.Exception as error:
-            raise RuntimeError(f"MPIPool.spawn: MPI could not start {count} worker processes: {error}") from error
-        finally:
-            info.Free()
-
-    def _await_start(self, comm: Any, count: int) -> list[int]:
-        """The pids of the workers, once each reported that it can serve; the first failure's traceback otherwise."""
-        MPI = self.MPI
-        status = MPI.Status()
-        reports: dict[int, tuple[str, Any]] = {}
-        deadline = time.monotonic() + self.timeout
-        sleep = 1e-4
-        while len(reports) < count:
-            if comm.Iprobe(MPI.ANY_SOURCE, TAG_STARTED, status):
-                source = status.Get_source()
-                reports[source] = comm.recv(source=source, tag=TAG_STARTED)
-                continue
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"MPIPool.spawn: {count - len(reports)} of {count} worker processes did not start within "
-                    f"{self.timeout:g} s (MPIPool.spawn(timeout=...) or SCATTERPOOL_MPI_TIMEOUT)"
-                )
-            time.sleep(sleep)
-            sleep = min(sleep * 2, 0.01)
-        failed = sorted(rank for rank, (state, _) in reports.items() if state != "ok")
-        for rank in range(1, count + 1):
-            if reports[rank][0] == "ok":
-                comm.send(not failed, rank, TAG_GO)
-        if failed:
-            comm.Disconnect()
-            self.intercomm.Disconnect()
-            self.stopped = True
-            rank = failed[0]
-            raise RuntimeError(
-                f"MPIPool.spawn: worker {rank} could not start ({len(failed)} of {count} failed); its error:\n"
-                f"{reports[rank][1]}"
-            )
-        return [reports[rank][1] for rank in range(1, count + 1)]
+            job = WorkerJob(MPI, num_workers - 1, folder)
+            try:
+                self.pids = job.await_ready(self.timeout)
+                self.intercomm = job.accept(MPI)
+            except BaseException:
+                job.end()
+                raise
+            finally:
+                MPI.Close_port(job.port)
+            self.job = job
+            comm = self.intercomm.Merge(high=False)
+        self.comm = comm
+        self.rt = _SpawnedRuntime(MPI, comm, launched=False)
+        self.client = Client(self.rt)
 
     def stop(self) -> None:
-        """Tells the workers to quit and disconnects from them (once; nothing in a forked child)."""
+        """Tells the workers to quit, disconnects from them and reaps their job (once; nothing in a forked child)."""
         if self.stopped or os.getpid() != self.creator:
             return
         self.stopped = True
-        rt = self.rt
-        if self.intercomm is None:
+        if self.job is None:
             self.comm.Free()
             return
-        if not rt.lock.acquire(timeout=STOP_TIMEOUT):
-            # another thread is still in a call: the workers end with this process
-            return
+        rt = self.rt
+        quitting = False
         try:
-            if rt.broken is not None:
-                return  # a worker is gone: no collective can complete; MPICH ends the rest
-            if not rt.finished:
-                self.client.quit()
-            if self._await_bye():
-                self.comm.Disconnect()
-                self.intercomm.Disconnect()
+            # not acquired: another thread is still in a call; the workers end with their control connections
+            if rt.lock.acquire(timeout=STOP_TIMEOUT):
+                try:
+                    quitting = self._disconnect()
+                finally:
+                    rt.lock.release()
         finally:
-            rt.lock.release()
+            self.job.end(quitting)
+
+    def _disconnect(self) -> bool:
+        """Whether the workers quit and disconnected (else the communicators are freed)."""
+        rt = self.rt
+        try:
+            if not rt.finished and rt.broken is None:
+                self.client.quit()
+            clean = rt.broken is None and self._await_bye()
+        except WorkerLostError:
+            clean = False
+        if clean:
+            self.comm.Disconnect()
+            self.intercomm.Disconnect()
+        else:  # a worker is gone or stuck: nothing collective can complete
+            self.comm.Free()
+            self.intercomm.Free()
+        return clean
 
     def _await_bye(self) -> bool:
         """Whether every worker left its loop within ``STOP_TIMEOUT`` seconds."""

@@ -3,11 +3,12 @@
 A worker rank waits for commands from rank 0 (see ``_protocol``), keeps the
 objects of every open pool in the core's ``Registry`` (one slot: its own
 object, under the id rank 0 gave it), runs functions and sends back one
-reply per command. Commands and replies pass along the tree of ranks
-(``_tree``): the runtime forwards each command to the rank's children
-before the rank runs it, and merges their replies into the rank's own. It
-serves until rank 0 sends :class:`Quit` (the script ended) or rank 0's
-process is gone.
+reply per command but the deliveries (push and the scatters), whose failures
+it keeps for the pool's next reply (see ``_delivery``). Commands and replies
+pass along the tree of ranks (``_tree``): the runtime forwards each command
+to the rank's children before the rank runs it, and merges their replies
+into the rank's own. It serves until rank 0 sends :class:`Quit` (the script
+ended) or rank 0's process is gone.
 """
 
 from __future__ import annotations
@@ -25,10 +26,14 @@ import numpy as np
 from .. import _context, _core
 from .._arrays import ArrayParts
 from . import _runtime
+from ._delivery import FailedDeliveries
 from ._protocol import (
+    DELIVERIES,
+    OK_NONE,
     SEQ,
     Call,
     Close,
+    Confirm,
     CountObjects,
     Extras,
     Open,
@@ -37,7 +42,7 @@ from ._protocol import (
     Remove,
     ScatterChunk,
     ScatterRows,
-    decode_command,
+    command_parts,
     reply_pickle,
 )
 from ._rows import mpi_type
@@ -72,6 +77,7 @@ class WorkerState:
         self.rt = rt
         self.pools: dict[int, _Pool] = {}
         self.functions = FunctionStore()
+        self.failed = FailedDeliveries(rt.rank)
         self.handlers: dict[type, Callable[[int, Any], Any]] = {
             Open: self.open,
             Close: self.close,
@@ -80,27 +86,44 @@ class WorkerState:
             ScatterRows: self.scatter_rows,
             ScatterChunk: self.scatter_chunk,
             Call: self.call,
+            Confirm: self.confirm,
         }
 
     def handle(self, buf: bytearray) -> bool:
         """Runs one command; False when the loop should end."""
-        seq, command = decode_command(buf)
-        if command.extras is not None:
-            self.housekeeping(command.pool, command.extras)
-        body = command.body
+        seq, uid, extras, body = command_parts(buf)
+        if extras is not None:
+            self.housekeeping(uid, extras)
         kind = type(body)
         if kind is Quit:
             return False
         if kind is Remove:
             return True
+        if kind in DELIVERIES:
+            self.deliver(uid, body)  # type: ignore[arg-type]  # a kind in DELIVERIES
+            return True
+        if self.failed:
+            report = self.failed.take(uid, kind is Confirm and body.again)  # type: ignore[union-attr]
+            if report is not None:  # reported instead of running the command; a closing pool still goes
+                if kind is Close:
+                    self.close(uid, Close())
+                self.send_reply(seq, False, pack_exception(report))
+                return True
         try:
-            value = self.handlers[kind](command.pool, body)
+            value = self.handlers[kind](uid, body)
         except BaseException as error:  # everything goes back to rank 0, even SystemExit
             self.send_reply(seq, False, pack_exception(error))
             del error
         else:
             self.send_reply(seq, True, value)
         return True
+
+    def deliver(self, uid: int, body: Push | ScatterRows | ScatterChunk) -> None:
+        """Stores a delivery; no reply: a failure waits for the pool's next reply."""
+        try:
+            self.handlers[type(body)](uid, body)
+        except BaseException as error:  # everything goes back to rank 0, even SystemExit
+            self.failed.add(uid, body.oid, _DELIVERY_NAMES[type(body)], error)
 
     def housekeeping(self, uid: int, extras: Extras) -> None:
         if extras.path is not None:
@@ -111,9 +134,14 @@ class WorkerState:
         if extras.removals and pool is not None:
             for oid in extras.removals:
                 pool.registry.release(oid)
+                if self.failed:
+                    self.failed.release(uid, oid)
 
     def send_reply(self, seq: int, ok: bool, value: Any) -> None:
         head = SEQ.pack(seq)
+        if value is None and ok:
+            self.rt.reply(head + OK_NONE)
+            return
         try:
             data = reply_pickle(ok, value)
             if b"__main__" in data:  # a class or function of the script: by value
@@ -156,11 +184,15 @@ class WorkerState:
     def close(self, uid: int, body: Close) -> None:
         p = self.pools.pop(uid, None)
         _context.forget_pool(uid)
+        self.failed.forget_pool(uid)
         if p is not None:
             p.registry.clear()
 
     def count_objects(self, uid: int, body: CountObjects) -> int:
         return len(self._pool(uid).registry)
+
+    def confirm(self, uid: int, body: Confirm) -> None:
+        """Nothing: a failed delivery was reported before this runs."""
 
     def push(self, uid: int, body: Push) -> None:
         MPI = self.rt.MPI
@@ -208,6 +240,9 @@ class WorkerState:
         chunk = loads(body.chunk)
         with p.scope:
             return run_call(f, body.kind, args, kwargs, chunk)
+
+
+_DELIVERY_NAMES = {Push: "push", ScatterRows: "scatter_array", ScatterChunk: "scatter_list"}
 
 
 def serve(rt: _runtime.Runtime) -> int:

@@ -90,10 +90,29 @@ def _mpi_pool_class() -> type:
         def __repr__(self) -> str:
             return f"scatterpool.pymor.{super().__repr__()}"
 
+        @classmethod
+        def spawn(cls, num_workers: int, seed: int = 0, timeout: float | None = None) -> Any:
+            """``scatterpool.mpi.MPIPool.spawn`` with pyMOR's face: workers started by this process, no mpiexec."""
+            return _spawned_pool_class()(num_workers, seed=seed, timeout=timeout)
+
     MPIPool.__module__ = __name__
     MPIPool.__qualname__ = "MPIPool"
     _PymorWorkerPool.register(MPIPool)
     return MPIPool
+
+
+def _spawned_pool_class() -> type:
+    from ..mpi import _spawn
+
+    spawned: Any = _spawn.SpawnedMPIPool
+
+    class SpawnedMPIPool(_PymorFacing, spawned):  # type: ignore[misc]
+        def __repr__(self) -> str:
+            return f"scatterpool.pymor.{super().__repr__()}"
+
+    SpawnedMPIPool.__module__ = __name__
+    _PymorWorkerPool.register(SpawnedMPIPool)
+    return SpawnedMPIPool
 
 
 def __getattr__(name: str) -> Any:
@@ -110,7 +129,8 @@ def new_parallel_pool(*, seed: int = 0) -> Any:
 
     An :class:`MPIPool` under ``mpiexec -n K python -m scatterpool.mpi`` with
     ``K > 1``, else a :class:`ThreadPool` of the CPUs this process may use;
-    ``SCATTERPOOL_POOL=dummy|threads|threads:N|mpi`` overrides the choice.
+    ``SCATTERPOOL_POOL=dummy|threads|threads:N|mpi|mpi-spawn:N`` overrides the
+    choice (``mpi-spawn:N``: ``MPIPool.spawn(N)``, with pyMOR's face).
     Unlike pyMOR's, every call makes a new pool (close it when done).
 
     Raises:
@@ -120,4 +140,7 @@ def new_parallel_pool(*, seed: int = 0) -> Any:
     def mpi_pool(seed: int) -> Any:
         return __getattr__("MPIPool")(seed=seed)
 
-    return make_chosen_pool(choose_pool(), DummyPool, ThreadPool, mpi_pool, seed)
+    def mpi_spawn_pool(num_workers: int, seed: int) -> Any:
+        return __getattr__("MPIPool").spawn(num_workers, seed=seed)
+
+    return make_chosen_pool(choose_pool(), DummyPool, ThreadPool, mpi_pool, seed, mpi_spawn_pool)

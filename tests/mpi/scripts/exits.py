@@ -1,6 +1,6 @@
 """How the script ends decides the exit status of the job.
 
-usage: exits.py end|unclosed|raise|sysexit N|closed-early
+usage: exits.py end|unclosed|raise|sysexit N|closed-early|failed-push
 """
 
 import sys
@@ -9,6 +9,19 @@ import numpy as np
 
 import scatterpool as sp
 from scatterpool.mpi import MPIPool
+
+
+def _unpickled_on_rank_0_only():
+    from mpi4py import MPI
+
+    if MPI.COMM_WORLD.Get_rank() != 0:
+        raise ValueError("this object refuses to unpickle on a worker rank")
+
+
+class StoredOnRank0Only:
+    def __reduce__(self):
+        return _unpickled_on_rank_0_only, ()
+
 
 mode = sys.argv[1]
 pool = MPIPool()
@@ -26,5 +39,7 @@ elif mode == "raise":
     raise ValueError("the script failed on purpose")
 elif mode == "sysexit":
     sys.exit(int(sys.argv[2]))
-# "unclosed": the launcher closes the pool and stops the workers
+elif mode == "failed-push":  # no command after it: the launcher's close reports it
+    bad = pool.push(StoredOnRank0Only())
+# "unclosed", "failed-push": the launcher closes the pool and stops the workers
 print("END", flush=True)

@@ -7,14 +7,17 @@
   ``copy=True`` is repeated as a user's loop repeats it (the parts removed before the next scatter
   go to each rank's buffer cache, and the next parts reuse them; the notes say what the caches
   held), and again with the buffer cache off on every rank (fresh receive buffers);
-- the apply(f) round trip beside raw bcast + f + gather (ratio <= 1.5) and map per item;
-- pyMOR's MPIPool: scatter_array (copy=True; lazy on the sending side only) at every size, apply
-  and map per item (target: ours <= 0.5x pyMOR's map).
+- the apply(f) round trip beside raw bcast + f + gather (ratio <= 1.3), map per item, push(small dict)
+  + remove() and scatter_list(1000 ints) + remove();
+- pyMOR's MPIPool: scatter_array (copy=True; lazy on the sending side only) at every size, apply,
+  map per item, push + remove and scatter_list + remove (targets: ours <= 0.5x pyMOR's map, <= 1x
+  its push and scatter_list).
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
 import time
 from typing import Any
 
@@ -33,7 +36,7 @@ from ..mpi_roles import (
 )
 from ..options import Options
 from ..record import SIZE_PLOT_COPY, SIZE_PLOT_VIEW, Record, Target
-from ..work import DIM, g, make_array, rows_of, size_label
+from ..work import DIM, SMALL_DICT, g, make_array, rows_of, size_label
 from .mpi_ranks import dispatch, loop
 
 
@@ -136,6 +139,20 @@ def small(rec: Record, opts: Options, pool: Any) -> None:
     rec.check(pool.map(g, range(items)) == list(range(items)), f"MPIPool ({k} ranks): map result in input order")
     rec.add_times("map", f"MPIPool ({k} ranks): map(g, range({items})), per item", per_item, per="item",
                   pool=f"MPIPool({k})")
+    calls = 50 if opts.quick else 1000
+    ints = list(range(items))
+    push, scatter_list = [], []
+    for _ in range(opts.repeat):
+        push.append(loop(lambda: pool.push(SMALL_DICT).remove(), calls))
+        scatter_list.append(loop(lambda: pool.scatter_list(ints).remove(), calls))
+    with pool.push(SMALL_DICT) as R:
+        rec.check(pool.apply(lambda obj: obj, obj=R) == [SMALL_DICT] * k, f"MPIPool ({k} ranks): push(small dict)")
+    with pool.scatter_list(ints) as L:
+        parts = pool.apply(lambda part: part, part=L)
+        rec.check(list(itertools.chain(*parts)) == ints, f"MPIPool ({k} ranks): scatter_list in order")
+    rec.add_times("push", f"MPIPool ({k} ranks): push(small dict) + remove()", push, pool=f"MPIPool({k})")
+    rec.add_times("scatter_list", f"MPIPool ({k} ranks): scatter_list({items} ints) + remove()", scatter_list,
+                  pool=f"MPIPool({k})")
 
 
 def pymor(rec: Record, opts: Options, pool: Any, reps: dict[int, int]) -> None:
@@ -160,6 +177,14 @@ def pymor(rec: Record, opts: Options, pool: Any, reps: dict[int, int]) -> None:
                   per="item", pool="pyMOR MPIPool")
     rec.compare(f"MPIPool ({k} ranks) apply(f) vs pyMOR", f"apply{k}", "pymor_apply")
     rec.compare(f"MPIPool ({k} ranks) map per item vs pyMOR", "map", "pymor_map", Target("ratio<=", 0.5))
+    rec.add_times("pymor_push", f"pyMOR MPIPool ({k} ranks): push(small dict) + remove()", out["small"]["push"],
+                  pool="pyMOR MPIPool")
+    rec.add_times("pymor_scatter_list", f"pyMOR MPIPool ({k} ranks): scatter_list(1000 ints) + remove()",
+                  out["small"]["scatter_list"], pool="pyMOR MPIPool")
+    rec.compare(f"MPIPool ({k} ranks) push(small dict) + remove() vs pyMOR", "push", "pymor_push",
+                Target("ratio<=", 1.0))
+    rec.compare(f"MPIPool ({k} ranks) scatter_list + remove() vs pyMOR", "scatter_list", "pymor_scatter_list",
+                Target("ratio<=", 1.0))
 
 
 def have_pymor() -> bool:

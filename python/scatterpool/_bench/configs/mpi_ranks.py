@@ -44,7 +44,7 @@ def dispatch(rec: Record, opts: Options, pool: Any) -> None:
     rec.add_times(f"apply{k}", f"MPIPool ({k} ranks): apply(f)", ours, pool=f"MPIPool({k})",
                   line="MPIPool apply(f)", **tags)
     rec.compare(f"MPIPool ({k} ranks) apply(f)" + (" (oversubscribed)" if over else ""), f"apply{k}",
-                f"raw_rt{k}", Target("ratio<=", 1.5))
+                f"raw_rt{k}", Target("ratio<=", 1.3))
 
 
 def run(rec: Record, opts: Options) -> None:
