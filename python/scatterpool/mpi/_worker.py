@@ -168,8 +168,9 @@ class WorkerState:
         data = body.pickle
         if data is None:  # a big pickle came by Ibcast too, first
             data, buffers = buffers[0], buffers[1:]
-        obj = loads(data, buffers=buffers)
-        self._pool(uid).registry.put_at(body.oid, [obj])
+        registry = self._pool(uid).registry
+        obj = loads(data, buffers, functools.partial(registry.get, 0))
+        registry.put_at(body.oid, [obj])
 
     def scatter_rows(self, uid: int, body: ScatterRows) -> None:
         n = body.counts[self.rt.rank]
@@ -192,7 +193,7 @@ class WorkerState:
             args: Any = ()
             kwargs: dict[str, Any] = {}
         else:
-            args, kwargs = loads(body.args)
+            args, kwargs = loads(body.args, None, functools.partial(p.registry.get, 0))
         if body.positional_refs:
             args = list(args)
             for i, oid in body.positional_refs:
