@@ -250,13 +250,13 @@ class MPIPool(WorkerPool):
                 return self._put_shared(key, obj)  # nothing to send
             buffers: list[pickle.PickleBuffer] = []
             try:
-                data = self._dumps(obj, buffers)
+                data, refers = self._dumps(obj, buffers)
             except Exception as error:
                 raise describe_unpicklable("push: the object", obj, error) from error
             if key is not None:
                 handle = self._put_shared(key, obj)
             else:
-                copied = loads(data, [bytearray(b.raw()) for b in buffers], self._held_object)
+                copied = loads(data, [bytearray(b.raw()) for b in buffers], self._held_object if refers else None)
                 handle = self.registry.put([copied])
             if self._size > 1:
                 try:
@@ -268,16 +268,19 @@ class MPIPool(WorkerPool):
         finally:
             client.end()
 
-    def _dumps(self, obj: Any, buffers: list[pickle.PickleBuffer] | None = None) -> bytes:
-        """Pickles what a command sends, the immutables the workers hold already as references to their copies."""
+    def _dumps(self, obj: Any, buffers: list[pickle.PickleBuffer] | None = None) -> tuple[bytes, bool]:
+        """Pickles what a command sends, the immutables the workers hold already as references to their copies.
+
+        Also returns whether the pickle holds such references.
+        """
         link = self._link
         data, referenced = dumps_sharing(obj, link.shared_ids, buffers)
         if all(oid in link.shared_keys for oid in referenced):
-            return data
+            return data, bool(referenced)
         # one was erased while pickling (a handle collected): its removal goes with this command
         if buffers is not None:
             buffers.clear()
-        return dumps(obj, buffers)
+        return dumps(obj, buffers), False
 
     def _held_object(self, oid: int) -> Any:
         """Rank 0's object under ``oid`` (what a reference in a :meth:`_dumps` pickle stands for here)."""
@@ -598,13 +601,13 @@ class _Arguments:
             shared = worker_copies((*sent_args, *sent_kwargs.values()), 0) is None
             if sent or not shared:
                 try:
-                    self.data = pool._dumps((sent_args, sent_kwargs))
+                    self.data, refers = pool._dumps((sent_args, sent_kwargs))
                 except Exception as error:
                     raise _argument_error(kind, sent_args, sent_kwargs, error) from error
             if shared:
                 local_args, local_kwargs = sent_args, sent_kwargs
             else:
-                local_args, local_kwargs = loads(self.data, None, pool._held_object)
+                local_args, local_kwargs = loads(self.data, None, pool._held_object if refers else None)
         if pos_refs:
             local_args = list(local_args)
             for i, oid in pos_refs:
