@@ -100,13 +100,23 @@ class _SharingPickler(pickle.Pickler):
 
     ``reducer_override`` is the hook the C pickler calls for instances of
     non-builtin types only (not for numbers, strings, lists, dicts ...), so a
-    big plain payload costs nothing extra.
+    big plain payload costs nothing extra. One instance per thread is reused
+    (a new pickler costs more than a small call's whole pickle).
     """
 
-    def __init__(self, file: io.BytesIO, shared_ids: dict[str, int], callback: Any) -> None:
-        super().__init__(file, PROTOCOL, buffer_callback=callback)
-        self.shared_ids = shared_ids
-        self.referenced: list[int] = []
+    shared_ids: dict[str, int]
+    referenced: list[int]
+    buffers: list[pickle.PickleBuffer] | None
+
+    def __init__(self, out: io.BytesIO) -> None:
+        super().__init__(out, PROTOCOL, buffer_callback=self._in_band)
+        self.out = out
+
+    def _in_band(self, buf: pickle.PickleBuffer) -> bool:
+        if self.buffers is not None and buf.raw().nbytes >= 1 << 20:
+            self.buffers.append(buf)
+            return False
+        return True
 
     def reducer_override(self, obj: Any) -> Any:
         immutable = immutable_types.get(type(obj))
@@ -121,6 +131,7 @@ class _SharingPickler(pickle.Pickler):
 
 
 _resolving = threading.local()  # .resolve: object id -> the object this process holds under it
+_picklers = threading.local()  # .pickler: this thread's _SharingPickler
 
 
 def _shared_object(oid: int) -> Any:
@@ -143,17 +154,26 @@ def dumps_sharing(
     """
     if not shared_ids:
         return dumps(obj, buffers), []
-    callback = None if buffers is None else _keep_large(buffers, 1 << 20)
+    pickler: _SharingPickler | None = getattr(_picklers, "pickler", None)
+    if pickler is None:
+        pickler = _picklers.pickler = _SharingPickler(io.BytesIO())
+    out = pickler.out
+    out.seek(0)
+    out.truncate()
+    pickler.clear_memo()
+    pickler.shared_ids, pickler.referenced, pickler.buffers = shared_ids, [], buffers
     start = len(buffers) if buffers is not None else 0
     try:
-        out = io.BytesIO()
-        pickler = _SharingPickler(out, shared_ids, callback)
         pickler.dump(obj)
         data = out.getvalue()
         if _MAIN not in data:
             return data, pickler.referenced
     except Exception:
         pass
+    finally:
+        pickler.shared_ids, pickler.buffers = {}, None
+        if out.tell() > 1 << 20:  # not kept: a big call's memory
+            del _picklers.pickler
     if buffers is not None:
         del buffers[start:]
     return dumps(obj, buffers), []
