@@ -274,6 +274,8 @@ class MPIPool(WorkerPool):
         Also returns whether the pickle holds such references.
         """
         link = self._link
+        if not link.shared_ids:
+            return dumps(obj, buffers), False
         data, referenced = dumps_sharing(obj, link.shared_ids, buffers)
         if all(oid in link.shared_keys for oid in referenced):
             return data, bool(referenced)
