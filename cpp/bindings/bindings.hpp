@@ -128,6 +128,7 @@ void restore_exception(PyObject* exception) noexcept;
 
 void register_exceptions(py::module_& m);
 void register_split(py::module_& m);
+void register_buffer_cache(py::module_& m);
 void register_vector_array(py::module_& m);
 void register_remote_object(py::module_& m);
 void register_registry(py::module_& m);

@@ -6,6 +6,7 @@ PYBIND11_MODULE(_core, m) {
     using namespace scatterpool::bindings;
     register_exceptions(m);
     register_split(m);
+    register_buffer_cache(m);
     register_vector_array(m);
     register_remote_object(m);
     register_registry(m);

@@ -6,6 +6,9 @@
 #include <cstring>
 #include <new>
 
+#if defined(__linux__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
@@ -35,9 +38,42 @@ void advise_huge_pages(void* data, std::size_t bytes) {
 #endif
 }
 
+std::size_t default_cache_bytes() {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+    const long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long page = ::sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) {
+        return static_cast<std::size_t>(pages) / 8 * static_cast<std::size_t>(page);
+    }
+#endif
+    return std::size_t{512} << 20;
+}
+
+void free_buffer(void* data) { std::free(data); }
+
+// The deleter of a large buffer: back to the cache, which keeps or frees it.
+struct GiveToCache {
+    std::size_t capacity;
+    void operator()(void* data) const noexcept { buffer_cache().give({data, capacity}); }
+};
+
 }  // namespace
 
+BufferCache& buffer_cache() {
+    static BufferCache* const cache = new BufferCache(default_cache_bytes());
+    return *cache;
+}
+
 std::shared_ptr<void> allocate_buffer(std::size_t bytes, bool zero) {
+    if (BufferCache::cacheable(bytes)) {
+        const BufferCache::Block reused = buffer_cache().take(bytes);
+        if (reused.data != nullptr) {
+            if (zero) {
+                std::memset(reused.data, 0, bytes);
+            }
+            return std::shared_ptr<void>(reused.data, GiveToCache{reused.capacity});
+        }
+    }
     // The C heap, not fresh mappings of our own: glibc reuses freed memory
     // for sizes up to its (adaptive) mapping threshold, which spares repeated
     // copies of the same size their page faults. Beyond that every buffer is
@@ -45,14 +81,22 @@ std::shared_ptr<void> allocate_buffer(std::size_t bytes, bool zero) {
     const bool huge = bytes >= kHugeThreshold;
     const std::size_t size = bytes == 0 ? 1 : bytes;
     // calloc: glibc skips the memset for fresh mappings, which come zeroed.
-    void* data = zero ? std::calloc(size, 1) : std::malloc(size);
+    const auto allocate = [&] { return zero ? std::calloc(size, 1) : std::malloc(size); };
+    void* data = allocate();
+    if (data == nullptr) {
+        buffer_cache().trim();  // what the cache holds is the first memory to give up
+        data = allocate();
+    }
     if (data == nullptr) {
         throw std::bad_alloc();
     }
     if (huge) {
         advise_huge_pages(data, bytes);
     }
-    return std::shared_ptr<void>(data, [](void* p) { std::free(p); });
+    if (BufferCache::cacheable(bytes)) {
+        return std::shared_ptr<void>(data, GiveToCache{bytes});
+    }
+    return std::shared_ptr<void>(data, free_buffer);
 }
 
 }  // namespace scatterpool

@@ -21,6 +21,8 @@ except ImportError as _error:  # pragma: no cover - only without a build
     ) from _error
 
 from ._base import WorkerPool
+from ._buffer_cache import BufferCacheStats, buffer_cache, set_buffer_cache, trim_buffer_cache
+from ._buffer_cache import apply_environment as _apply_buffer_cache_environment
 from ._context import worker_index, worker_rng
 from ._core import (
     DTypeError,
@@ -38,7 +40,10 @@ from ._pools import DummyPool, ThreadPool, dummy_pool
 
 __version__ = "0.1.0"
 
+_apply_buffer_cache_environment()  # read once, here
+
 __all__ = [
+    "BufferCacheStats",
     "DTypeError",
     "DummyPool",
     "Immutable",
@@ -50,12 +55,15 @@ __all__ = [
     "ThreadPool",
     "VectorArray",
     "WorkerPool",
+    "buffer_cache",
     "dummy_pool",
     "even_split",
     "get_cmake_dir",
     "get_include",
     "is_immutable",
     "new_pool",
+    "set_buffer_cache",
+    "trim_buffer_cache",
     "worker_index",
     "worker_rng",
 ]

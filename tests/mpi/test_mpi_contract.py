@@ -34,6 +34,7 @@ CONTRACT_FILES = [
         "test_immutable.py",
         "test_scatter_array.py",
         "test_map_convention.py",
+        "test_buffer_cache.py",
     )
 ]
 MPI_ONLY_CHECKS = HERE / "mpi_only_checks.py"

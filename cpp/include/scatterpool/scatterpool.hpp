@@ -3,6 +3,7 @@
 
 #include <scatterpool/any_object.hpp>
 #include <scatterpool/buffer.hpp>
+#include <scatterpool/buffer_cache.hpp>
 #include <scatterpool/c_task.hpp>
 #include <scatterpool/dtype.hpp>
 #include <scatterpool/dummy_pool.hpp>

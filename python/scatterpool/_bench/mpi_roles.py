@@ -20,6 +20,7 @@ import scatterpool as sp
 from .work import DIM, f, g
 
 ARRAYS: dict[int, np.ndarray[Any, Any]] = {}      # rank 0: rows -> the array to scatter
+RECEIVE_BUFFERS: dict[int, np.ndarray[Any, Any]] = {}  # every rank: rows -> the reused receive buffer
 
 
 def length(U: Any) -> int:
@@ -36,7 +37,8 @@ def raw_scatterv(n: int, reps: int, fresh: bool, warm: int) -> tuple[list[float]
     counts = [(b - a) * DIM for a, b in itertools.pairwise(offsets)]
     displs = [a * DIM for a in offsets[:-1]]
     sendbuf = [ARRAYS[n], counts, displs, MPI.DOUBLE] if rank == 0 else None
-    recv = np.empty(counts[rank])
+    # "reused": one buffer for every call of the run, as an application that owns its buffer keeps it
+    recv = np.empty(counts[rank]) if fresh else RECEIVE_BUFFERS.setdefault(n, np.empty(counts[rank]))
     times = []
     for i in range(reps + warm):
         if fresh:
@@ -49,6 +51,11 @@ def raw_scatterv(n: int, reps: int, fresh: bool, warm: int) -> tuple[list[float]
             times.append(time.perf_counter() - t0)
     total: float | None = comm.reduce(float(recv.sum()), root=0)
     return times, (bool(np.isclose(total, ARRAYS[n].sum())) if total is not None else None)
+
+
+def drop_receive_buffers() -> None:
+    """All ranks: let go of the reused receive buffers (at the end of a size)."""
+    RECEIVE_BUFFERS.clear()
 
 
 def raw_round_trip(k: int, loops: int) -> list[float]:

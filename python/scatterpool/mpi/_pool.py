@@ -324,7 +324,7 @@ class MPIPool(WorkerPool):
             fill: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None
             if copy and not parts.converted:
                 # rank 0's copy is made while the other rows are on their way
-                mine = np.empty((offsets[1], dim), dtype=rows.dtype)
+                mine = _core.empty_array((offsets[1], dim), rows.dtype)  # warm memory when it can be
                 fill = (mine, rows[: offsets[1]])
                 own = parts.wrap(mine)
             else:  # a view: of U (copy=False), or of the converted copy that classify_array made

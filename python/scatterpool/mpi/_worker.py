@@ -174,7 +174,7 @@ class WorkerState:
 
     def scatter_rows(self, uid: int, body: ScatterRows) -> None:
         n = body.counts[self.rt.rank]
-        rows = np.empty((n, body.dim), dtype=body.dtype)
+        rows = _core.empty_array((n, body.dim), body.dtype)  # a warm buffer when one of this size was freed
         req = self.rt.comm.Iscatterv(None, [rows, n * body.dim, mpi_type(self.rt.MPI, rows.dtype)], root=0)
         self.rt.wait_local([req])
         part = ArrayParts(body.kind, None, rows, body.space, False).wrap(rows)

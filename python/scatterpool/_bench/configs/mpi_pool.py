@@ -3,7 +3,10 @@
 - scatter_array of N x 1000 float64 per size, ``copy=True`` and ``copy=False``, timed on rank 0
   until every rank stored its part (``remove()`` not timed), interleaved with raw ``Scatterv``
   into a receive buffer allocated once and reused (the target's anchor: ratio <= 1.25, i.e. at
-  least 0.8x its GB/s at the largest size) and into a fresh buffer per call;
+  least 0.8x its GB/s, at the smallest and the largest size) and into a fresh buffer per call.
+  ``copy=True`` is repeated as a user's loop repeats it (the parts removed before the next scatter
+  go to each rank's buffer cache, and the next parts reuse them; the notes say what the caches
+  held), and again with the buffer cache off on every rank (fresh receive buffers);
 - the apply(f) round trip beside raw bcast + f + gather (ratio <= 1.5) and map per item;
 - pyMOR's MPIPool: scatter_array (copy=True; lazy on the sending side only) at every size, apply
   and map per item (target: ours <= 0.5x pyMOR's map).
@@ -20,7 +23,14 @@ import numpy as np
 import scatterpool as sp
 from scatterpool.mpi import MPIPool
 
-from ..mpi_roles import ARRAYS, process_time_all, pymor_rows, raw_scatterv, restore_mpi4py_pickle
+from ..mpi_roles import (
+    ARRAYS,
+    drop_receive_buffers,
+    process_time_all,
+    pymor_rows,
+    raw_scatterv,
+    restore_mpi4py_pickle,
+)
 from ..options import Options
 from ..record import SIZE_PLOT_COPY, SIZE_PLOT_VIEW, Record, Target
 from ..work import DIM, g, make_array, rows_of, size_label
@@ -35,6 +45,20 @@ def ours_scatter(pool: Any, n: int, copy: bool) -> float:
     t = time.perf_counter() - t0
     R.remove()
     return t
+
+
+def cache_cap() -> int:
+    return sp.buffer_cache().max_bytes
+
+
+def restore_cache_cap(caps: list[int]) -> None:
+    sp.set_buffer_cache(caps[sp.worker_index()])
+
+
+def cache_held(pool: Any) -> str:
+    """What every rank's buffer cache holds, as text."""
+    stats = pool.apply(sp.buffer_cache)
+    return ", ".join(f"rank {r}: {size_label(st.held_bytes)} in {st.held_buffers}" for r, st in enumerate(stats))
 
 
 def check_scatter(rec: Record, pool: Any, n: int, copy: bool) -> None:
@@ -60,11 +84,18 @@ def scatter(rec: Record, opts: Options, pool: Any) -> dict[int, int]:
         rec.check(ok, f"raw Scatterv {label}")
         for copy in (True, False):
             check_scatter(rec, pool, n, copy)
-        rows: dict[str, list[float]] = {"reused": [], "fresh": [], "copy": [], "view": []}
+        rows: dict[str, list[float]] = {"reused": [], "fresh": [], "copy": [], "nocache": [], "view": []}
+        caps = pool.apply(cache_cap)
+        held = ""
         for _ in range(reps[n]):
             rows["reused"] += pool.apply(raw_scatterv, n, 1, False, 0)[0][0]
             rows["fresh"] += pool.apply(raw_scatterv, n, 1, True, 0)[0][0]
             rows["copy"].append(ours_scatter(pool, n, True))
+            held = cache_held(pool)  # between two repeated scatters
+            pool.apply(sp.set_buffer_cache, 0)
+            rows["nocache"].append(ours_scatter(pool, n, True))
+            pool.apply(restore_cache_cap, caps)
+            ours_scatter(pool, n, True)  # the scatter before the next repeated one
             rows["view"].append(ours_scatter(pool, n, False))
         common: dict[str, Any] = {"x": nbytes, "nbytes": nbytes}
         rec.add_times(f"reused:{mb}", f"raw mpi4py Scatterv, reused buffer ({label}, {k} ranks)", rows["reused"],
@@ -75,13 +106,21 @@ def scatter(rec: Record, opts: Options, pool: Any) -> dict[int, int]:
                       anchor_line=True, **common)
         rec.add_times(f"copy:{mb}", f"MPIPool ({k} ranks): scatter_array(A {label})", rows["copy"],
                       pool=f"MPIPool({k})", plot=SIZE_PLOT_COPY, line=f"MPIPool({k}) copy=True", **common)
+        rec.add_times(f"nocache:{mb}", f"MPIPool ({k} ranks): scatter_array(A {label}), buffer cache off",
+                      rows["nocache"], pool=f"MPIPool({k})", plot=SIZE_PLOT_COPY,
+                      line=f"MPIPool({k}) copy=True, buffer cache off", **common)
+        rec.note(f"buffer caches between repeated scatters of {label}: {held}")
         rec.add_times(f"view:{mb}", f"MPIPool ({k} ranks): scatter_array(A {label}, copy=False)", rows["view"],
                       pool=f"MPIPool({k})", plot=SIZE_PLOT_VIEW, line=f"MPIPool({k}) copy=False", **common)
-        largest = mb == max(opts.sizes_mb)
+        ends = mb in (min(opts.sizes_mb), max(opts.sizes_mb))
         rec.compare(f"MPIPool ({k} ranks) copy=True {label}", f"copy:{mb}", f"reused:{mb}",
-                    Target("ratio<=", 1.25) if largest else None)
+                    Target("ratio<=", 1.25) if ends else None)
         rec.compare(f"MPIPool ({k} ranks) copy=True {label} (info)", f"copy:{mb}", f"fresh:{mb}")
+        rec.compare(f"MPIPool ({k} ranks) copy=True {label}, buffer cache off (info)", f"nocache:{mb}",
+                    f"reused:{mb}")
         rec.compare(f"MPIPool ({k} ranks) copy=False {label} (info)", f"view:{mb}", f"reused:{mb}")
+        pool.apply(drop_receive_buffers)
+        pool.apply(sp.trim_buffer_cache)  # the next size starts from empty caches
         gc.collect()
     return reps
 
