@@ -31,6 +31,15 @@ reported as the ratio pool / serial:
 
 Every parallel run is checked against the serial one (the same greedy
 parameters and errors; the same error table).
+
+Beside the wall times, each line gives rank 0's CPU time of the run with
+the pool against that of the serial run ("rank-0 CPU"): on MPI that is
+rank 0's share of the work plus its serial part, a figure a loaded machine
+hardly moves (the wall ratio is meaningless there); on threads it counts
+both threads. Note on pyMOR's own ``MPIPool``: while its rank 0 runs the
+``pool=None`` timing, its other rank waits in pyMOR's event loop inside a
+blocking MPI call, which polls at full speed and takes a CPU: on a machine
+of 2 CPUs that slows the serial timing of that launch, and flatters its ratio.
 """
 
 from __future__ import annotations
@@ -73,23 +82,35 @@ def new_reductor(fom, coercivity):
     return CoerciveRBReductor(fom, product=fom.h1_0_semi_product, coercivity_estimator=coercivity)
 
 
+class Timer:
+    """Wall time and this process's CPU time of a block."""
+
+    def __enter__(self):
+        self.start, self.cpu_start = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.wall = time.perf_counter() - self.start
+        self.cpu = time.process_time() - self.cpu_start
+
+
 def run_greedy(fom, coercivity, training_set, extensions, pool):
     from pymor.algorithms.greedy import rb_greedy
 
     reductor = new_reductor(fom, coercivity)
-    start = time.perf_counter()
-    data = rb_greedy(fom, reductor, training_set, use_error_estimator=False, max_extensions=extensions, pool=pool)
-    return time.perf_counter() - start, data, reductor
+    with Timer() as t:
+        data = rb_greedy(fom, reductor, training_set, use_error_estimator=False, max_extensions=extensions, pool=pool)
+    return t, data, reductor
 
 
 def run_analysis(fom, rom, reductor, test_mus, pool):
     from pymor.algorithms.error import reduction_error_analysis
 
-    start = time.perf_counter()
-    result = reduction_error_analysis(
-        rom, fom, reductor, test_mus, error_estimator=True, error_norms=(fom.h1_0_semi_norm,), pool=pool
-    )
-    return time.perf_counter() - start, result
+    with Timer() as t:
+        result = reduction_error_analysis(
+            rom, fom, reductor, test_mus, error_estimator=True, error_norms=(fom.h1_0_semi_norm,), pool=pool
+        )
+    return t, result
 
 
 def same_greedy(a, b) -> bool:
@@ -109,19 +130,27 @@ def measure(pool, opts) -> dict:
     """Times both workloads with pool=None, then with ``pool``, in this process."""
     fom, coercivity, training_set = workload(opts.diameter, opts.samples)
     out: dict = {"dofs": fom.solution_space.dim, "training": len(training_set), "workers": len(pool)}
-    serial_s, serial, reductor = run_greedy(fom, coercivity, training_set, opts.extensions, None)
-    parallel_s, parallel, _ = run_greedy(fom, coercivity, training_set, opts.extensions, pool)
-    out["rb_greedy"] = {"serial": serial_s, "pool": parallel_s, "same": same_greedy(serial, parallel)}
+    out["load_start"] = os.getloadavg()[0]
+    serial_t, serial, reductor = run_greedy(fom, coercivity, training_set, opts.extensions, None)
+    parallel_t, parallel, _ = run_greedy(fom, coercivity, training_set, opts.extensions, pool)
+    out["rb_greedy"] = times(serial_t, parallel_t, same_greedy(serial, parallel))
     out["extensions"] = serial["extensions"]
     rom = serial["rom"]
-    serial_s, serial_result = run_analysis(fom, rom, reductor, training_set, None)
-    parallel_s, parallel_result = run_analysis(fom, rom, reductor, training_set, pool)
-    out["reduction_error_analysis"] = {
-        "serial": serial_s,
-        "pool": parallel_s,
-        "same": same_analysis(serial_result, parallel_result),
-    }
+    serial_t, serial_result = run_analysis(fom, rom, reductor, training_set, None)
+    parallel_t, parallel_result = run_analysis(fom, rom, reductor, training_set, pool)
+    out["reduction_error_analysis"] = times(serial_t, parallel_t, same_analysis(serial_result, parallel_result))
+    out["load_end"] = os.getloadavg()[0]
     return out
+
+
+def times(serial: Timer, parallel: Timer, same: bool) -> dict:
+    return {
+        "serial": serial.wall,
+        "pool": parallel.wall,
+        "serial_cpu": serial.cpu,
+        "pool_cpu": parallel.cpu,
+        "same": same,
+    }
 
 
 def role(name: str, opts) -> None:
@@ -214,13 +243,14 @@ def main() -> None:
         results.append(r)
         print(
             f"\n{POOL_NAMES[name]}  ({r['dofs']} dofs, {r['training']} training parameters, "
-            f"{r['extensions']} extensions)"
+            f"{r['extensions']} extensions; loadavg {r['load_start']:.1f} .. {r['load_end']:.1f})"
         )
         for work in ("rb_greedy", "reduction_error_analysis"):
             w = r[work]
             print(
                 f"  {work:26s} pool=None {w['serial']:7.2f} s   pool {w['pool']:7.2f} s   "
-                f"ratio {w['pool'] / w['serial']:.2f}x   {'same results' if w['same'] else 'RESULTS DIFFER'}"
+                f"ratio {w['pool'] / w['serial']:.2f}x   rank-0 CPU {w['pool_cpu'] / w['serial_cpu']:.2f}x   "
+                f"{'same results' if w['same'] else 'RESULTS DIFFER'}"
             )
         sys.stdout.flush()
     if opts.json:

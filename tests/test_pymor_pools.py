@@ -318,6 +318,16 @@ def run_on_mpi_pool():
         del dropped
         gc.collect()
         print("LEFT", pool._worker_registry_sizes())
+
+        # rb_greedy pushes the model, then with every extension the reductor that holds it: the model
+        # inside is not sent again, each rank's reductor holds that rank's pushed model
+        reductor = reductor_of(fom, thermal_block[1])
+        pushed_fom, pushed_reductor = pool.push(fom), pool.push(reductor)
+        held = pool.apply(lambda r=None, m=None: r.fom is m, r=pushed_reductor, m=pushed_fom)
+        print("SHARED INSIDE", held)
+        pushed_fom.remove()
+        pushed_reductor.remove()
+        print("LEFT", pool._worker_registry_sizes())
     with spm.new_parallel_pool() as default:
         print("DEFAULT", type(default) is spm.MPIPool, isinstance(default, pymor_interface.WorkerPool), len(default))
         handles = [default.push([1]), default.scatter_list([1, 2]), default.scatter_array(np.zeros((2, 2)))]
@@ -350,7 +360,7 @@ def test_pymor_algorithms_on_an_mpipool_of_two_ranks(tmp_path):
     script.write_text(MPI_SCRIPT.format(tests=str(Path(__file__).resolve().parent)))
     r = launch(2, [str(script)], timeout=300, SCATTERPOOL_POOL="")
     assert r.returncode == 0, r.explain()
-    tags = ("POOL", "SAME", "CALLS", "LEFT", "PUSHED", "REMOVED", "DEFAULT", "HANDLES", "TAKEN")
+    tags = ("POOL", "SAME", "CALLS", "LEFT", "PUSHED", "REMOVED", "SHARED", "DEFAULT", "HANDLES", "TAKEN")
     lines = [line for line in r.stdout.splitlines() if line.split(" ")[0] in tags]
     assert lines[:6] == [
         "POOL 2 True",
@@ -365,6 +375,8 @@ def test_pymor_algorithms_on_an_mpipool_of_two_ranks(tmp_path):
         "PUSHED TWICE [1, 1]",
         "REMOVED ONE [1, 1]",
         "SAME VALUE True True",
+        "LEFT [0, 0]",
+        "SHARED INSIDE [True, True]",
         "LEFT [0, 0]",
         "DEFAULT True True 2",
         "HANDLES {(True, True)} [3, 3]",

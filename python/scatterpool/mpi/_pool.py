@@ -35,7 +35,7 @@ from ._protocol import (
     payload,
 )
 from ._rows import send_spec
-from ._serial import SendError, describe_unpicklable, dumps, loads, unpack_exception
+from ._serial import SendError, describe_unpicklable, dumps, dumps_sharing, loads, unpack_exception
 from ._worker import run_call
 
 __all__ = ["MPIPool"]
@@ -59,7 +59,9 @@ class MPIPool(WorkerPool):
 
     * ``push``: pickled once (arrays of 1 MB and more out of band, as raw
       buffers broadcast with ``Ibcast``), one message per rank; an immutable
-      object is sent once and later pushes return counted handles.
+      object is sent once and later pushes return counted handles. Inside
+      another pushed object or an argument, an immutable the workers hold
+      that way is not sent again: each worker gets its own pushed copy.
     * ``scatter_array``: rows split by ``even_split``, moved with
       ``Scatterv`` from ``U``'s memory into each rank's new array; no pickle,
       no intermediate copy. Rank 0 keeps its rows (a copy, or a view with
@@ -273,13 +275,14 @@ class MPIPool(WorkerPool):
                 return self._put_shared(key, obj)  # nothing to send
             buffers: list[pickle.PickleBuffer] = []
             try:
-                data = dumps(obj, buffers)
+                data, refers = self._dumps(obj, buffers)
             except Exception as error:
                 raise describe_unpicklable("push: the object", obj, error) from error
             if key is not None:
                 handle = self._put_shared(key, obj)
             else:
-                handle = self.registry.put([loads(data, buffers=[bytearray(b.raw()) for b in buffers])])
+                copied = loads(data, [bytearray(b.raw()) for b in buffers], self._held_object if refers else None)
+                handle = self.registry.put([copied])
             if self._size > 1:
                 try:
                     self._send_pushed(handle.id, data, buffers)
@@ -289,6 +292,26 @@ class MPIPool(WorkerPool):
             return handle
         finally:
             client.end()
+
+    def _dumps(self, obj: Any, buffers: list[pickle.PickleBuffer] | None = None) -> tuple[bytes, bool]:
+        """Pickles what a command sends, the immutables the workers hold already as references to their copies.
+
+        Also returns whether the pickle holds such references.
+        """
+        link = self._link
+        if not link.shared_ids:
+            return dumps(obj, buffers), False
+        data, referenced = dumps_sharing(obj, link.shared_ids, buffers)
+        if all(oid in link.shared_keys for oid in referenced):
+            return data, bool(referenced)
+        # one was erased while pickling (a handle collected): its removal goes with this command
+        if buffers is not None:
+            buffers.clear()
+        return dumps(obj, buffers), False
+
+    def _held_object(self, oid: int) -> Any:
+        """Rank 0's object under ``oid`` (what a reference in a :meth:`_dumps` pickle stands for here)."""
+        return self.registry.get(0, oid)
 
     def _put_shared(self, key: str, obj: Any) -> RemoteObject:
         handle = self.registry.put_shared(key, obj)
@@ -634,13 +657,13 @@ class _Arguments:
             shared = worker_copies((*sent_args, *sent_kwargs.values()), 0) is None
             if sent or not shared:
                 try:
-                    self.data = dumps((sent_args, sent_kwargs))
+                    self.data, refers = pool._dumps((sent_args, sent_kwargs))
                 except Exception as error:
                     raise _argument_error(kind, sent_args, sent_kwargs, error) from error
             if shared:
                 local_args, local_kwargs = sent_args, sent_kwargs
             else:
-                local_args, local_kwargs = loads(self.data)
+                local_args, local_kwargs = loads(self.data, None, pool._held_object if refers else None)
         if pos_refs:
             local_args = list(local_args)
             for i, oid in pos_refs:

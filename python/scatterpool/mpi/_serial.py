@@ -6,6 +6,9 @@
   ``__main__``, which the worker ranks do not run, or to a lambda or a local
   function) is it pickled with cloudpickle, which sends such functions and
   classes by value. Array data stays out of cloudpickle's way either way.
+* Immutable objects the workers hold already (pushed, counted by ``uid``)
+  inside a pushed object or an argument: sent as a reference to the
+  workers' own copy, not pickled again (see :func:`dumps_sharing`).
 * Functions: sent once per call, or only once per rank when the function's
   pickled form cannot change between calls (see :class:`FunctionCache`).
 * Exceptions: the exception object when it pickles, else its type name and
@@ -14,16 +17,21 @@
 
 from __future__ import annotations
 
+import io
 import pickle
+import threading
 import traceback
 import types
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .._immutable import immutable_types, is_immutable, shared_key
 from ._protocol import FunctionRef, PackedError
 
-__all__ = ["SendError", "dumps", "loads", "FunctionCache", "pack_exception", "unpack_exception", "RemoteError"]
+__all__ = [
+    "SendError", "dumps", "dumps_sharing", "loads", "FunctionCache", "pack_exception", "unpack_exception", "RemoteError"
+]
 
 PROTOCOL = 5
 _MAIN = b"__main__"
@@ -71,17 +79,7 @@ def dumps(obj: Any, buffers: list[pickle.PickleBuffer] | None = None, out_of_ban
     With ``buffers`` given, each contiguous buffer of at least ``out_of_band``
     bytes is appended to it instead of being copied into the pickle.
     """
-    callback: Callable[[pickle.PickleBuffer], bool] | None = None
-    if buffers is not None:
-        out = buffers
-
-        def keep_large(buf: pickle.PickleBuffer) -> bool:
-            if buf.raw().nbytes >= out_of_band:
-                out.append(buf)
-                return False
-            return True
-
-        callback = keep_large
+    callback = None if buffers is None else _keep_large(buffers, out_of_band)
 
     start = len(buffers) if buffers is not None else 0
     try:
@@ -97,8 +95,110 @@ def dumps(obj: Any, buffers: list[pickle.PickleBuffer] | None = None, out_of_ban
     return by_value
 
 
-def loads(data: Any, buffers: Any = None) -> Any:
-    return pickle.loads(data, buffers=buffers)
+class _SharingPickler(pickle.Pickler):
+    """Pickles each immutable object found in ``shared_ids`` (by its key) as a reference to the workers' copy.
+
+    ``reducer_override`` is the hook the C pickler calls for instances of
+    non-builtin types only (not for numbers, strings, lists, dicts ...), so a
+    big plain payload costs nothing extra. One instance per thread is reused
+    (a new pickler costs more than a small call's whole pickle).
+    """
+
+    shared_ids: dict[str, int]
+    referenced: list[int]
+    buffers: list[pickle.PickleBuffer] | None
+
+    def __init__(self, out: io.BytesIO) -> None:
+        super().__init__(out, PROTOCOL, buffer_callback=self._in_band)
+        self.out = out
+
+    def _in_band(self, buf: pickle.PickleBuffer) -> bool:
+        if self.buffers is not None and buf.raw().nbytes >= 1 << 20:
+            self.buffers.append(buf)
+            return False
+        return True
+
+    def reducer_override(self, obj: Any) -> Any:
+        immutable = immutable_types.get(type(obj))
+        if immutable is None:
+            immutable = is_immutable(obj)
+        if immutable:
+            oid = self.shared_ids.get(shared_key(obj))
+            if oid is not None:
+                self.referenced.append(oid)
+                return _shared_object, (oid,)
+        return NotImplemented
+
+
+_resolving = threading.local()  # .resolve: object id -> the object this process holds under it
+_picklers = threading.local()  # .pickler: this thread's _SharingPickler
+
+
+def _shared_object(oid: int) -> Any:
+    resolve = getattr(_resolving, "resolve", None)
+    if resolve is None:
+        raise pickle.UnpicklingError(
+            f"this pickle refers to object {oid} that a pool's workers hold; only the pool can load it"
+        )
+    return resolve(oid)
+
+
+def dumps_sharing(
+    obj: Any, shared_ids: dict[str, int], buffers: list[pickle.PickleBuffer] | None = None
+) -> tuple[bytes, list[int]]:
+    """:func:`dumps`, with the immutables the workers hold already (``shared_ids``: key -> object id) by reference.
+
+    Returns the pickle and the ids it refers to; :func:`loads` with a
+    ``resolve`` for those ids loads it. An object that refers to the script
+    (pickled by cloudpickle) is pickled whole, without references.
+    """
+    if not shared_ids:
+        return dumps(obj, buffers), []
+    pickler: _SharingPickler | None = getattr(_picklers, "pickler", None)
+    if pickler is None:
+        pickler = _picklers.pickler = _SharingPickler(io.BytesIO())
+    out = pickler.out
+    out.seek(0)
+    out.truncate()
+    pickler.clear_memo()
+    pickler.shared_ids, pickler.referenced, pickler.buffers = shared_ids, [], buffers
+    start = len(buffers) if buffers is not None else 0
+    try:
+        pickler.dump(obj)
+        data = out.getvalue()
+        if _MAIN not in data:
+            return data, pickler.referenced
+    except Exception:
+        pass
+    finally:
+        pickler.shared_ids, pickler.buffers = {}, None
+        if out.tell() > 1 << 20:  # not kept: a big call's memory
+            del _picklers.pickler
+    if buffers is not None:
+        del buffers[start:]
+    return dumps(obj, buffers), []
+
+
+def _keep_large(out: list[pickle.PickleBuffer], out_of_band: int) -> Callable[[pickle.PickleBuffer], bool]:
+    def keep_large(buf: pickle.PickleBuffer) -> bool:
+        if buf.raw().nbytes >= out_of_band:
+            out.append(buf)
+            return False
+        return True
+
+    return keep_large
+
+
+def loads(data: Any, buffers: Any = None, resolve: Callable[[int], Any] | None = None) -> Any:
+    """Unpickles ``data``; ``resolve(oid)`` gives the objects a :func:`dumps_sharing` pickle refers to."""
+    if resolve is None:
+        return pickle.loads(data, buffers=buffers)
+    previous = getattr(_resolving, "resolve", None)
+    _resolving.resolve = resolve
+    try:
+        return pickle.loads(data, buffers=buffers)
+    finally:
+        _resolving.resolve = previous
 
 
 def describe_unpicklable(what: str, obj: Any, error: BaseException) -> SendError:

@@ -54,12 +54,13 @@ __all__ = ["run_call", "serve"]
 class _Pool:
     """One pool as a worker rank holds it: its objects, and the scope that makes worker_index() this rank."""
 
-    __slots__ = ("uid", "registry", "scope")
+    __slots__ = ("uid", "registry", "scope", "held")
 
     def __init__(self, uid: int, rank: int) -> None:
         self.uid = uid
         self.registry = _core.Registry(1)
         self.scope = _core.worker_scope(uid, rank)  # entered and left by every call
+        self.held = functools.partial(self.registry.get, 0)  # what a shared object's reference stands for
 
 
 def run_call(f: Any, kind: str, args: Any, kwargs: dict[str, Any], chunk: Any) -> Any:
@@ -203,8 +204,8 @@ class WorkerState:
         data = body.pickle
         if data is None:  # a big pickle came by Ibcast too, first
             data, buffers = buffers[0], buffers[1:]
-        obj = loads(data, buffers=buffers)
-        self._pool(uid).registry.put_at(body.oid, [obj])
+        pool = self._pool(uid)
+        pool.registry.put_at(body.oid, [loads(data, buffers, pool.held)])
 
     def scatter_rows(self, uid: int, body: ScatterRows) -> None:
         n = body.counts[self.rt.rank]
@@ -227,7 +228,7 @@ class WorkerState:
             args: Any = ()
             kwargs: dict[str, Any] = {}
         else:
-            args, kwargs = loads(body.args)
+            args, kwargs = loads(body.args, None, p.held)
         if body.positional_refs:
             args = list(args)
             for i, oid in body.positional_refs:
