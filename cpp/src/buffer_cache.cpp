@@ -7,12 +7,63 @@
 #include <iterator>
 #include <utility>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
+
 namespace scatterpool {
 
-BufferCache::BufferCache(std::size_t max_bytes, Clock::duration idle, std::function<Clock::time_point()> now)
-    : max_bytes_(max_bytes), idle_(idle), now_(std::move(now)) {}
+namespace {
 
-BufferCache::~BufferCache() { trim(); }
+// The live caches, for the fork handlers. Never destroyed: a cache may be
+// destroyed during static destruction, after these would have been.
+std::mutex& live_caches_mutex() {
+    static auto* const m = new std::mutex;
+    return *m;
+}
+
+std::vector<BufferCache*>& live_caches() {
+    static auto* const v = new std::vector<BufferCache*>;
+    return *v;
+}
+
+}  // namespace
+
+BufferCache::BufferCache(std::size_t max_bytes, Clock::duration idle, std::function<Clock::time_point()> now)
+    : max_bytes_(max_bytes), idle_(idle), now_(std::move(now)) {
+#if defined(__unix__) || defined(__APPLE__)
+    static std::once_flag registered;
+    std::call_once(registered, [] {
+        ::pthread_atfork(&BufferCache::lock_all_before_fork, &BufferCache::unlock_all_after_fork,
+                         &BufferCache::unlock_all_after_fork);
+    });
+#endif
+    const std::lock_guard<std::mutex> lock(live_caches_mutex());
+    live_caches().push_back(this);
+}
+
+BufferCache::~BufferCache() {
+    trim();
+    const std::lock_guard<std::mutex> lock(live_caches_mutex());
+    auto& caches = live_caches();
+    caches.erase(std::remove(caches.begin(), caches.end(), this), caches.end());
+}
+
+void BufferCache::lock_all_before_fork() noexcept {
+    // No cache operation takes live_caches_mutex() while it holds a cache's
+    // lock, so this order cannot deadlock.
+    live_caches_mutex().lock();
+    for (BufferCache* c : live_caches()) {
+        c->mutex_.lock();
+    }
+}
+
+void BufferCache::unlock_all_after_fork() noexcept {
+    for (BufferCache* c : live_caches()) {
+        c->mutex_.unlock();
+    }
+    live_caches_mutex().unlock();
+}
 
 BufferCache::Block BufferCache::take(std::size_t bytes) {
     if (!cacheable(bytes)) {

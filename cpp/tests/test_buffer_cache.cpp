@@ -9,6 +9,18 @@
 #include <thread>
 #include <vector>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/wait.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#endif
+
 #include <scatterpool/buffer.hpp>
 #include <scatterpool/buffer_cache.hpp>
 #include <scatterpool/vector_array.hpp>
@@ -273,3 +285,51 @@ TEST_CASE(buffer_cache_shared_by_threads_that_allocate_and_free) {
     CHECK(s.held_bytes <= kCap);
     CHECK(s.hits > 0);
 }
+
+#if defined(__unix__) || defined(__APPLE__)
+TEST_CASE(buffer_cache_usable_in_a_child_forked_while_a_thread_was_inside) {
+    // Thread `holder` is inside the cache (its lock taken) while reading the
+    // clock, and stays there a while; the main thread forks as soon as it
+    // knows that. A child that inherited the lock taken would hang at its
+    // first cache operation (the alarm ends it).
+    std::mutex m;
+    std::condition_variable cv;
+    bool inside = false;
+    std::atomic<bool> hold_once{true};
+    BufferCache cache(64 * MiB, std::chrono::seconds(10), [&] {
+        if (hold_once.exchange(false)) {
+            {
+                const std::lock_guard<std::mutex> lock(m);
+                inside = true;
+            }
+            cv.notify_all();
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the fork comes meanwhile
+        }
+        return Clock::now();
+    });
+    std::thread holder([&cache] { cache.give(block(2 * MiB)); });
+    {
+        std::unique_lock<std::mutex> lock(m);
+        cv.wait(lock, [&] { return inside; });
+    }
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::alarm(10);
+        cache.give(block(3 * MiB));
+        const BufferCache::Block b = cache.take(3 * MiB);
+        const int code = b.data != nullptr ? 0 : 3;
+#if defined(__linux__)
+        // Straight to the kernel: a sanitizer's exit checks would count the
+        // parent's threads, which this child does not have, as leaked.
+        ::syscall(SYS_exit_group, code);
+#endif
+        ::_exit(code);
+    }
+    holder.join();
+    CHECK(pid > 0);
+    int status = 0;
+    CHECK_EQ(::waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+}
+#endif

@@ -35,7 +35,8 @@ struct BufferCacheStats {
 ///   cap). max_bytes = 0 turns the cache off and frees what it holds.
 /// - A buffer held idle_seconds without being reused is freed at the next
 ///   take() or give(), or by trim().
-/// Thread-safe; buffers are freed outside the lock.
+/// Thread-safe; buffers are freed outside the lock. Fork-safe: a fork()
+/// waits until no thread is inside a cache, so the child's caches are usable.
 class BufferCache {
 public:
     using Clock = std::chrono::steady_clock;
@@ -93,6 +94,11 @@ private:
     // exception nothing has changed.
     void evict_locked(Clock::time_point before, std::size_t limit, std::vector<Block>& out);
     static void release(const std::vector<Block>& blocks) noexcept;
+    // pthread_atfork handlers: every live cache's lock is taken before a fork
+    // and given back after it in parent and child, so that the child never
+    // inherits a lock held by a thread that does not exist there.
+    static void lock_all_before_fork() noexcept;
+    static void unlock_all_after_fork() noexcept;
 
     mutable std::mutex mutex_;
     std::vector<Entry> entries_;  // oldest first
