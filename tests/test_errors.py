@@ -147,7 +147,7 @@ def test_removed_remote_object(pool, method):
     good = pool.push(Box())
     ro.remove()
     calls = []
-    with pytest.raises(ValueError, match="(?i)removed"):
+    with pytest.raises(ValueError, match=r"(?i)removed"):
         call(pool, method, lambda *a, **kw: calls.append(1), x=good, y=ro)
     assert calls == []
     good.remove()
@@ -161,7 +161,7 @@ def test_remote_object_from_another_pool(pool, pool_factory, method, other_kind)
     try:
         foreign = other.push(Box())
         calls = []
-        with pytest.raises(ValueError, match="(?i)pool"):
+        with pytest.raises(ValueError, match=r"(?i)pool"):
             call(pool, method, lambda *a, **kw: calls.append(1), y=foreign)
         assert calls == []
         foreign.remove()
@@ -199,7 +199,7 @@ def test_closed_pool_refuses(pool_factory, name, how):
         with p:
             pass
     calls = []
-    with pytest.raises(sp.PoolClosedError, match="(?i)closed") as ei:
+    with pytest.raises(sp.PoolClosedError, match=r"(?i)closed") as ei:
         CLOSED_CALLS[name](p, lambda *a: calls.append(1))
     assert isinstance(ei.value, RuntimeError)
     assert calls == []
@@ -218,7 +218,7 @@ def test_closed_pool_refuses_remote_object_kwargs(pool_factory):
     p = pool_factory()
     ro = p.push(Box())
     p.close()
-    with pytest.raises(RuntimeError, match="(?i)closed"):
+    with pytest.raises(RuntimeError, match=r"(?i)closed"):
         p.apply(lambda x: x, x=ro)
     del ro
     gc.collect()
@@ -267,7 +267,7 @@ def notes_of(exc):
 
 def assert_named_in_notes(exc, token, worker):
     notes = notes_of(exc)
-    assert any(token in note or re.search(rf"\b{worker}\b", note) and type(exc).__name__ in note for note in notes), (
+    assert any(token in note or (re.search(rf"\b{worker}\b", note) and type(exc).__name__ in note) for note in notes), (
         f"the exception of worker {worker} is not named in the notes {notes!r}"
     )
 

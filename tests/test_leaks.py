@@ -32,7 +32,9 @@ def rss() -> int:
 @pytest.fixture(
     params=[
         pytest.param(("dummy", None), id="DummyPool"),
-        pytest.param(("thread", 2), id="ThreadPool-2", marks=pytest.mark.skipif(not HAS_THREADPOOL, reason=NO_THREADPOOL)),
+        pytest.param(
+            ("thread", 2), id="ThreadPool-2", marks=pytest.mark.skipif(not HAS_THREADPOOL, reason=NO_THREADPOOL)
+        ),
     ]
 )
 def lpool(request):
@@ -106,7 +108,7 @@ def test_calls_with_remote_and_shared_args(lpool):
 
     def run(n):
         apply, apply_only = lpool.apply, lpool.apply_only
-        for i in range(n):
+        for _ in range(n):
             apply(lambda a, *, x: x["k"], shared, x=ro)
             apply_only(lambda a, *, x: x["k"], 0, shared, x=ro)
 
@@ -166,7 +168,7 @@ def test_vector_array_views():
     refs = sys.getrefcount(a)
     U = sp.VectorArray.from_numpy(a)
 
-    def run(n):
+    def run(n, U=U):
         for i in range(n):
             V = U[i % 50 : i % 50 + 10]
             np.asarray(V)
@@ -174,6 +176,6 @@ def test_vector_array_views():
 
     growth = flat(run, 3_000, 30_000)
     assert growth < BOUND, f"RSS grew by {growth / MB:.1f} MB"
-    del U
+    del U, run  # run holds U as a default
     gc.collect()
     assert sys.getrefcount(a) == refs

@@ -47,7 +47,7 @@ def test_map_over_fewer_items_than_workers(pool):
 
 def test_differential_evolution_with_workers_pool_map(pool):
     bounds = [(-2.0, 2.0)] * 3
-    options = dict(seed=3, maxiter=15, popsize=6, tol=0, polish=False, updating="deferred")
+    options = {"seed": 3, "maxiter": 15, "popsize": 6, "tol": 0, "polish": False, "updating": "deferred"}
     serial = scipy_optimize.differential_evolution(rosenbrock, bounds, workers=map, **options)
     pooled = scipy_optimize.differential_evolution(rosenbrock, bounds, workers=pool.map, **options)
     np.testing.assert_array_equal(pooled.x, serial.x)
@@ -56,7 +56,7 @@ def test_differential_evolution_with_workers_pool_map(pool):
 
 
 def test_quad_vec_with_workers_pool_map(pool):
-    serial, serial_error = scipy_integrate.quad_vec(smooth, 0.0, 3.0, workers=map)
+    serial, _ = scipy_integrate.quad_vec(smooth, 0.0, 3.0, workers=map)
     pooled, pooled_error = scipy_integrate.quad_vec(smooth, 0.0, 3.0, workers=pool.map)
     np.testing.assert_allclose(pooled, serial, rtol=0, atol=1e-13)
     assert pooled_error <= 1e-8

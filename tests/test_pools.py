@@ -634,7 +634,7 @@ def test_map_runs_one_even_chunk_per_worker(pool):
 )
 def test_map_over_sequence_kinds(pool, seq):
     res = pool.map(lambda x: x * 2 + 1, seq)
-    assert [r for r in res] == [x * 2 + 1 for x in seq]
+    assert list(res) == [x * 2 + 1 for x in seq]
 
 
 def test_map_over_rows_of_2d_array(pool):
@@ -649,7 +649,7 @@ def test_map_multiple_sequences(pool):
     b = tuple(f"s{i}" for i in range(25))
     c = np.arange(25) * 10
     res = pool.map(lambda x, y, z: (x, y, int(z)), a, b, c)
-    assert res == [(x, y, int(z)) for x, y, z in zip(a, b, c)]
+    assert res == [(x, y, int(z)) for x, y, z in zip(a, b, c, strict=True)]
 
 
 @pytest.mark.distribution
@@ -813,9 +813,8 @@ def test_remote_object_context_manager(pool):
 
 
 def test_remote_object_context_manager_on_exception(pool):
-    with pytest.raises(ZeroDivisionError):
-        with pool.push(Box()) as ro:
-            1 / 0
+    with pytest.raises(ZeroDivisionError), pool.push(Box()) as ro:
+        1 / 0  # noqa: B018  (the exception leaving the with block is the point)
     assert ro.removed
     assert_no_leak(pool)
 
@@ -933,12 +932,11 @@ def test_remote_object_manager_remove_objects(pool):
 
 
 def test_remote_object_manager_on_exception_and_removed_handles(pool):
-    with pytest.raises(KeyError):
-        with sp.RemoteObjectManager() as m:
-            a = m.manage(pool.push(Box()))
-            b = m.manage(pool.push(Box()))
-            b.remove()  # already removed when the block ends: no error
-            raise KeyError("boom")
+    with pytest.raises(KeyError), sp.RemoteObjectManager() as m:
+        a = m.manage(pool.push(Box()))
+        b = m.manage(pool.push(Box()))
+        b.remove()  # already removed when the block ends: no error
+        raise KeyError("boom")
     assert a.removed and b.removed
     assert_no_leak(pool)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -28,7 +30,7 @@ def check_properties(offsets, n: int, k: int) -> None:
     assert len(offsets) == k + 1
     assert offsets[0] == 0
     assert offsets[-1] == n
-    sizes = [b - a for a, b in zip(offsets, offsets[1:])]
+    sizes = [b - a for a, b in itertools.pairwise(offsets)]
     assert len(sizes) == k  # exactly k parts, even when n < k
     assert all(s >= 0 for s in sizes)
     assert max(sizes) - min(sizes) <= 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import gc
+import itertools
 import json
 import os
 import select
@@ -12,7 +13,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -44,7 +44,7 @@ def run_script(body: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
 
 def _script_process(body: str, timeout: float, **popen) -> subprocess.Popen:
     """Start a Python script (a hang dumps its stacks and ends it after @p timeout)."""
-    prelude = "import faulthandler\nfaulthandler.dump_traceback_later(%r, exit=True)\n" % timeout
+    prelude = f"import faulthandler\nfaulthandler.dump_traceback_later({timeout!r}, exit=True)\n"
     return subprocess.Popen(
         [sys.executable, "-c", prelude + textwrap.dedent(body)],
         stdout=subprocess.PIPE,
@@ -93,7 +93,7 @@ def test_scatter_under_every_chunking(pools_by_size, k):
         A = np.arange(n * 2, dtype=float).reshape(n, 2)
         with p.scatter_array(A, copy=False) as ro:
             got = p.apply(lambda U: U[:, 0].tolist(), U=ro)
-        assert sum(got, []) == A[:, 0].tolist()
+        assert list(itertools.chain.from_iterable(got)) == A[:, 0].tolist()
         assert [len(g) for g in got] == [len(c) for c in np.array_split(np.arange(n), k)]
 
 
@@ -125,7 +125,7 @@ def _hammer(pool, tid, cycles, shared, errors):
                 sro.remove()
             else:
                 del sro  # removal by garbage collection, from several threads at once
-    except BaseException as e:  # noqa: BLE001 - reported to the main thread
+    except BaseException as e:
         errors.append(f"thread {tid}: {type(e).__name__}: {e}")
 
 
@@ -155,13 +155,13 @@ def test_concurrent_calls_do_not_mix_results():
         def caller(tid):
             try:
                 start.wait(timeout=HANG_GUARD)
-                for i in range(300):
+                for _ in range(300):
                     res = pool.map(lambda x, t: (t, x), range(10), t=tid)
                     if res != [(tid, x) for x in range(10)]:
                         errors.append(f"{tid}: {res}")
                     if pool.apply(lambda t: t, tid) != [tid] * 3:
                         errors.append(f"{tid}: apply mixed")
-            except BaseException as e:  # noqa: BLE001
+            except BaseException as e:
                 errors.append(f"{tid}: {type(e).__name__}: {e}")
 
         threads = [threading.Thread(target=caller, args=(t,)) for t in range(4)]
@@ -237,7 +237,8 @@ def test_call_from_inside_a_worker_raises_instead_of_deadlocking(k):
     proc = run_script(NESTED_SCRIPT.format(k=k))
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = json.loads(proc.stdout.split("RESULT ", 1)[1])
-    for key in ["apply-in-apply", "apply-in-apply_only-last", "map-in-map", "push-in-apply", "apply_only-in-apply_only-0"]:
+    keys = ["apply-in-apply", "apply-in-apply_only-last", "map-in-map", "push-in-apply", "apply_only-in-apply_only-0"]
+    for key in keys:
         assert out[key].startswith("RuntimeError: "), f"{key}: {out[key]}"
         assert len(out[key]) > len("RuntimeError: ") + 10, f"{key}: the message says too little: {out[key]}"
     assert out["works-after"] is True
@@ -590,7 +591,7 @@ def test_daemon_thread_inside_a_call_at_exit_does_not_abort(make):
     # handler of the pool call (swallowed, the process aborts). The thread is
     # in the right place only in some runs: 20 runs, side by side.
     procs = [_script_process(DAEMON_AT_EXIT_SCRIPT.format(make=make), HANG_GUARD) for _ in range(20)]
-    results = [proc.communicate(timeout=2 * HANG_GUARD) + (proc.returncode,) for proc in procs]
+    results = [(*proc.communicate(timeout=2 * HANG_GUARD), proc.returncode) for proc in procs]
     for stdout, stderr, returncode in results:
         assert returncode == 0, f"exit status {returncode}: {stderr[-4000:]}"
         assert stdout.strip() == "done"

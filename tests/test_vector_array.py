@@ -226,7 +226,10 @@ def test_negative_step_slice_values():
 
 @pytest.mark.parametrize(
     "idx",
-    [[0], [4, 0, 2], [1, 1], [-1, 0], [], np.array([3, 1]), np.array([], dtype=np.int64), np.array([-2], dtype=np.int32)],
+    [
+        [0], [4, 0, 2], [1, 1], [-1, 0], [],
+        np.array([3, 1]), np.array([], dtype=np.int64), np.array([-2], dtype=np.int32),
+    ],
     ids=lambda x: repr(list(x)),
 )
 def test_fancy_index_is_copy(idx):

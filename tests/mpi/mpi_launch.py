@@ -25,7 +25,9 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = HERE / "scripts"
 ROOT = HERE.parent.parent
 
-MPI4PY_MISSING = "mpi4py is not installed: pip install 'scatterpool[mpi]' (mpi4py, mpich, cloudpickle) to run the MPI tests"
+MPI4PY_MISSING = (
+    "mpi4py is not installed: pip install 'scatterpool[mpi]' (mpi4py, mpich, cloudpickle) to run the MPI tests"
+)
 
 
 def require_mpi() -> None:

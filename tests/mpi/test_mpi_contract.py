@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from mpi_launch import HERE, ROOT, launch, require_mpi
 
 require_mpi()

@@ -18,7 +18,6 @@ The tests check what happens; a hang is caught by each launch's timeout
 from __future__ import annotations
 
 import pytest
-
 from mpi_launch import launch, require_mpi, script
 
 require_mpi()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from mpi_launch import environment, launch, mpiexec, require_mpi, run, script
 
 require_mpi()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 
 import pytest
-
 from mpi_launch import launch, require_mpi, script
 
 require_mpi()

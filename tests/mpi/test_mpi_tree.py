@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from mpi_launch import launch, require_mpi, script
 
 require_mpi()

@@ -70,7 +70,8 @@ def main():
         print("UNPICKLABLE", K == 1)
     except SendError as error:
         print("UNPICKLABLE", "keyword argument 'lock'" in str(error))
-    print("STILL_SERVING", len(set(pool.apply(lambda: os.getpid()))) == K and pool.apply(sp.worker_index) == list(range(K)))
+    serving = len(set(pool.apply(lambda: os.getpid()))) == K and pool.apply(sp.worker_index) == list(range(K))
+    print("STILL_SERVING", serving)
     a = np.arange(12.0).reshape(4, 3)
     print("GLOBAL_ARRAY_UNCHANGED", pool.apply(lambda: float(a.sum())) == [66.0] * K)
     pool.close()

@@ -4,8 +4,9 @@ Prints ``NAME repr(value)`` lines for the test to compare; ``PICKLED`` is how
 often rank 0 pickled the immutable so far.
 """
 
-import scatterpool as sp
 from counted_immutable import Counted
+
+import scatterpool as sp
 from scatterpool.mpi import MPIPool
 
 
