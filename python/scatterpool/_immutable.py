@@ -196,7 +196,12 @@ def push_values(obj: object, n: int) -> str | list[object]:
             return str(obj.uid)  # type: ignore[attr-defined]
     deepcopy = copy.deepcopy
     try:
-        return [deepcopy(obj) for _ in range(n)]
+        # a plain loop: a comprehension's own frame costs about as much as
+        # the rest of push around a small object's copy
+        copies = [deepcopy(obj)]
+        for _ in range(n - 1):
+            copies.append(deepcopy(obj))
+        return copies
     except Exception as error:
         raise TypeError(
             f"push: this {cls.__name__} cannot be copied for the workers ({error}); make it an Immutable "
