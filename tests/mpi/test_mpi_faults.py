@@ -102,6 +102,20 @@ def test_dead_rank_found_while_its_parent_runs_a_long_function(ranks, lost, pare
     assert r.returncode != 0, r.explain()
 
 
+@pytest.mark.parametrize("ranks,lost,parent", [(4, 3, 2), (8, 5, 4)])
+def test_dead_rank_below_a_child_of_rank_0_found_in_a_scatter(ranks, lost, parent):
+    # The rows go by a collective that the dead rank never joins: rank 0 waits in it while every live
+    # rank has its part and is idle. The idle parent watches the dead rank's process (else rank 0 blamed
+    # the silent parent after the whole timeout).
+    r = launch(ranks, [script("lost_rank.py"), "scatter", str(lost)], timeout=120,
+               mpiexec_flags=["-disable-auto-cleanup"])
+    assert f"LOST: MPI rank {lost} was lost during scatter_array" in r.stdout, r.explain()
+    assert "has ended" in r.stdout and f"found by rank {parent}" in r.stdout, r.explain()
+    assert "REFUSED: WorkerLostError" in r.stdout, r.explain()
+    assert "END" in r.stdout, r.explain()
+    assert r.returncode != 0, r.explain()
+
+
 def test_dead_rank_with_children_raises_on_rank_0():
     # rank 2 forwards to rank 3; rank 0 watches rank 2 itself
     r = launch(4, [script("lost_rank.py"), "apply", "2"], timeout=120, mpiexec_flags=["-disable-auto-cleanup"])

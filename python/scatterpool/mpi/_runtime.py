@@ -28,7 +28,9 @@ A lost rank raises :class:`WorkerLostError` on rank 0 naming it. When the
 lost rank is not a child of rank 0, its parent finds out and sends a report
 (tag ``LOST``) up the tree at once; each rank on the way passes it on from
 any of its waits, or from its idle loop, and rank 0 looks for reports at
-each check of its own waits. The runtime is broken from then on: MPI offers
+each check of its own waits. An idle rank with children watches their
+processes too: a collective (a scatter's rows) that a dead rank never joins
+keeps rank 0 waiting after every live rank has its part and gone idle. The runtime is broken from then on: MPI offers
 no way to talk to the other ranks again, so the launcher ends the job with
 ``MPI_Abort``.
 """
@@ -360,6 +362,12 @@ class Runtime:
             msg.Recv([bytearray(status.Get_count(MPI.BYTE)), MPI.BYTE])
             self.last_seen[src] = time.monotonic()
 
+    def _check_processes(self, ranks: Iterable[int], what: str) -> None:
+        for w in ranks:
+            host, pid = self.procs[w]
+            if w != self.rank and self.watchable[w] and _process_state(pid) is False:
+                self._lost(w, f"its process (pid {pid} on {host}) has ended", what)
+
     def _check_alive(self, ranks: Iterable[int], now: float, what: str) -> None:
         for w in ranks:
             if w == self.rank:
@@ -475,6 +483,9 @@ class Runtime:
                 next_relay = now + LIVENESS_PERIOD
                 self._drain_alive()
                 self._drain_lost("")
+                # an idle rank's children are idle too, so silence says nothing; a
+                # dead process does (rank 0 may wait in a collective it never joins)
+                self._check_processes(self.tree.children, "")
             if now >= next_check:
                 next_check = now + 1.0
                 if self.watchable[0] and _process_state(pid0) is False:

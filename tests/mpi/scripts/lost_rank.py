@@ -8,6 +8,7 @@ usage: lost_rank.py exit|apply|slow|idle|late [rank]
   slow: the last rank sleeps longer than the timeout, but is alive: no error
   idle: the last rank exits between two calls (on a signal from rank 0); the next call finds out
   late: rank 0 does other work for longer than the timeout, then a slow call: no error
+  scatter: as idle, but the next command is a scatter_array of 8 MB (rows by a collective), then a call
 """
 
 import os
@@ -15,6 +16,8 @@ import signal
 import sys
 import threading
 import time
+
+import numpy as np
 
 import scatterpool as sp
 from scatterpool.mpi import MPIPool, WorkerLostError
@@ -84,6 +87,12 @@ try:
         os.kill(pid, signal.SIGUSR1)
         wait_until_gone(pid)
         pool.apply(lambda: 1)
+    elif mode == "scatter":
+        pid = pool.apply_only(exit_on_signal, last)
+        os.kill(pid, signal.SIGUSR1)
+        wait_until_gone(pid)
+        R = pool.scatter_array(np.ones((1000, 1000)))
+        pool.apply(lambda U: U.shape, U=R)
 except WorkerLostError as error:
     print(f"LOST: {error}", flush=True)
     try:
