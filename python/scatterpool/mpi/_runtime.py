@@ -260,24 +260,10 @@ class Runtime:
     # ------------------------------------------------------------------ #
     def complete(self, requests: list[Any], ranks: Iterable[int], what: str) -> None:
         """Drives ``requests`` to completion, never sleeping (transfers need the progress)."""
-        if not requests:
+        if not requests or self.MPI.Request.Testall(requests):
             return
-        Testall = self.MPI.Request.Testall
-        if Testall(requests):
-            return
-        ranks = self.tree.covering(list(ranks))  # the children in the tree that take part
-        self.mark_seen(ranks)  # the timeout counts from the start of the wait
-        next_check = time.monotonic() + LIVENESS_PERIOD
-        polls = 0
-        every = self.polls
-        while not Testall(requests):
-            polls += 1
-            if polls % every == 0:
-                os.sched_yield()
-                now = time.monotonic()
-                if now >= next_check:
-                    next_check = now + LIVENESS_PERIOD
-                    self._watch(ranks, now, what)
+        # watched: the children in the tree whose subtrees take part
+        self._wait_children(requests, self.tree.covering(list(ranks)), what)
 
     def collect(self, expected: Sequence[int], seq: int, what: str) -> dict[int, Any]:
         """Waits for the reply to command ``seq`` of each rank in ``expected``; rank -> its reply message."""
@@ -542,6 +528,7 @@ class Runtime:
             self._wait_unwatched(requests)
 
     def _wait_children(self, requests: list[Any], children: list[int], what: str) -> None:
+        """Drives ``requests`` to completion, never sleeping, watching ``children``."""
         Testall = self.MPI.Request.Testall
         if Testall(requests):
             return
